@@ -1,0 +1,175 @@
+"""`civicgrid` command line: the database, the demo town and the server.
+
+Every failure the user can fix ends with one line on stderr and a non-zero exit.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from civicgrid.errors import CivicgridError, SetupError
+from civicgrid.settings import get_settings
+
+
+class Group(click.Group):
+    """Turns our own errors into one line and exit 1, wherever they are raised."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except CivicgridError as exc:
+            click.echo(f"civicgrid: {exc.message}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=Group)
+def main():
+    """civicgrid — GIS platform for a town's law-enforcement command center (综合执法指挥中心)."""
+
+
+# ---------------------------------------------------------------- db
+
+@main.group(cls=Group)
+def db():
+    """The database: the private cluster under .data/, or DATABASE_URL when set."""
+
+
+def _cluster():
+    from civicgrid.db.cluster import Cluster
+
+    return Cluster.from_settings(get_settings())
+
+
+def _target() -> str:
+    from civicgrid.db import describe
+
+    settings = get_settings()
+    return describe(settings.dsn) + ("" if settings.database_url else " (private cluster)")
+
+
+@db.command()
+def start():
+    """Start the private cluster (initialising it on first use); with DATABASE_URL, check it answers."""
+    from civicgrid.db import connect
+
+    settings = get_settings()
+    if settings.uses_private_cluster:
+        started = _cluster().start()
+        click.echo(f"PostgreSQL {'started' if started else 'already running'} on {_target()}")
+    else:
+        connect().close()
+        click.echo(f"using DATABASE_URL {_target()}")
+
+
+@db.command()
+def stop():
+    """Stop the private cluster."""
+    if not get_settings().uses_private_cluster:
+        click.echo("DATABASE_URL is set: civicgrid does not manage that server")
+        return
+    click.echo("PostgreSQL stopped" if _cluster().stop() else "PostgreSQL was not running")
+
+
+@db.command()
+def status():
+    """Is the database up, and which migrations are applied? Exit 1 when it is down."""
+    from civicgrid.db import applied_migrations, connect
+
+    settings = get_settings()
+    if settings.uses_private_cluster and not _cluster().running():
+        raise SetupError(f"private cluster is not running (data in {_cluster().pgdata}): civicgrid db start")
+    with connect() as conn:
+        version = conn.execute("SELECT postgis_lib_version() AS v").fetchone()["v"] \
+            if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone() else "not installed"
+        server = conn.execute("SHOW server_version").fetchone()["server_version"]
+    click.echo(f"database: {_target()}, PostgreSQL {server}")
+    click.echo(f"postgis: {version}")
+    click.echo(f"migrations applied: {', '.join(applied_migrations()) or 'none'}")
+
+
+@db.command()
+def migrate():
+    """Apply pending migrations."""
+    from civicgrid.db import migrate as run
+
+    applied = run()
+    click.echo(f"applied {len(applied)} migration(s){': ' + ', '.join(applied) if applied else ''}")
+
+
+@db.command()
+@click.option("--count", type=click.IntRange(min=1), help="roll back only the last COUNT migrations")
+def rollback(count):
+    """Roll back migrations (all of them by default)."""
+    from civicgrid.db import rollback as run
+
+    rolled = run(count=count)
+    click.echo(f"rolled back {len(rolled)} migration(s){': ' + ', '.join(rolled) if rolled else ''}")
+
+
+@db.command()
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def reset(yes):
+    """Drop everything civicgrid stored and migrate again from empty."""
+    from civicgrid.db import connect, migrate as run
+
+    if not yes:
+        click.confirm(f"Drop all civicgrid data in {_target()}?", abort=True)
+    with connect(autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+        conn.execute("DROP TABLE IF EXISTS public._yoyo_migration")
+    applied = run()
+    click.echo(f"database reset; applied {len(applied)} migration(s)")
+
+
+@db.command(context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def psql(args):
+    """Open psql on the database (extra arguments go to psql)."""
+    from civicgrid.db import connect
+
+    connect().close()
+    os.execvp("psql", ["psql", get_settings().dsn, *args])
+
+
+# ---------------------------------------------------------------- demo
+
+@main.group(cls=Group)
+def demo():
+    """The synthetic Renhe-like demo town."""
+
+
+@demo.command("load")
+@click.option("--scale", type=click.FloatRange(min=0.001, max=4.0), default=1.0, show_default=True,
+              help="fraction of the full-size town (components, positions, cases, POIs)")
+@click.option("--seed", type=int, default=20261124, show_default=True, help="random seed; same seed, same town")
+@click.option("--if-empty", is_flag=True, help="do nothing when the town is already loaded")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def demo_load(scale, seed, if_empty, quiet):
+    """Generate and load the demo town (replaces any data already loaded)."""
+    from civicgrid.demo import load
+
+    summary = load(scale=scale, seed=seed, if_empty=if_empty, progress=not quiet)
+    for table, count in summary.items():
+        click.echo(f"{table:>22}: {count:,}")
+
+
+# ---------------------------------------------------------------- serve
+
+@main.command()
+@click.option("--host", default=None, help="default CIVICGRID_HOST or 127.0.0.1")
+@click.option("--port", type=int, default=None, help="default CIVICGRID_PORT or 8000")
+@click.option("--workers", type=click.IntRange(1, 16), default=1, show_default=True)
+def serve(host, port, workers):
+    """Serve the web map, /api and /ogc."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run("civicgrid.app:create_app", factory=True, host=host or settings.host,
+                port=port or settings.port, workers=workers, log_level="warning")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

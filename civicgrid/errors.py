@@ -1,0 +1,59 @@
+"""Errors that carry their HTTP status (and a CLI exit code), mapped to responses in one place."""
+from __future__ import annotations
+
+
+class CivicgridError(Exception):
+    """Base of every error civicgrid raises on purpose. `field` names the offending input."""
+
+    status = 500
+    code = "ServerError"
+
+    def __init__(self, message: str, *, field: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if status is not None:
+            self.status = status
+
+    def to_json(self) -> dict:
+        body = {"code": self.code, "description": self.message}
+        if self.field:
+            body["field"] = self.field
+        return body
+
+
+class InvalidInput(CivicgridError):
+    status = 400
+    code = "InvalidParameterValue"
+
+
+class NotFound(CivicgridError):
+    status = 404
+    code = "NotFound"
+
+
+class Conflict(CivicgridError):
+    status = 409
+    code = "Conflict"
+
+
+class PreconditionFailed(CivicgridError):
+    status = 412
+    code = "PreconditionFailed"
+
+
+class PreconditionRequired(CivicgridError):
+    status = 428
+    code = "PreconditionRequired"
+
+
+class Forbidden(CivicgridError):
+    status = 403
+    code = "Forbidden"
+
+
+class SetupError(CivicgridError):
+    """The machine or the database is not in a state we can work with (CLI: one line, exit 1)."""
+
+    status = 503
+    code = "SetupError"

@@ -1,0 +1,2 @@
+DELETE FROM standard_attribute;
+DELETE FROM code_catalog;
