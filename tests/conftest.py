@@ -1,0 +1,158 @@
+"""Test session: a throwaway PostGIS cluster started once, migrated, with a small demo town.
+
+Fixtures
+- `pg`          the throwaway cluster (a `Cluster`); `pg_admin_url` its maintenance database
+- `empty_db`    URL of a migrated database without data (function scope: a fresh one each test)
+- `demo_url`    URL of the session's demo town (scale 0.05) — treat it as read-only
+- `demo_copy`   URL of a private copy of the demo town that a test may change (fast template copy)
+- `conn`        a connection to a demo copy
+- `live_server` base URL of `civicgrid serve` running in a subprocess against the demo town
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_SCALE = float(os.environ.get("CIVICGRID_TEST_SCALE", "0.05"))
+DEMO_SEED = 7
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pg(tmp_path_factory):
+    from civicgrid.db.cluster import Cluster
+
+    base = Path(os.environ.get("CIVICGRID_TEST_DATA_DIR") or tmp_path_factory.mktemp("pg"))
+    # the server runs as `postgres` when we are root: give it a directory it can reach
+    os.chmod(base, 0o755)
+    for parent in base.parents:
+        if parent.stat().st_mode & 0o001 == 0:
+            os.chmod(parent, parent.stat().st_mode | 0o011)
+    cluster = Cluster(data_dir=base / "data", port=free_port(), db_name="civicgrid_test", durable=False)
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(pg) -> str:
+    return f"postgresql://{pg.user}@127.0.0.1:{pg.port}/postgres"
+
+
+def create_database(admin_url: str, template: str | None = None) -> str:
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if template:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        else:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(admin_url: str, url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_db(pg_admin_url):
+    from civicgrid.db import migrate
+
+    url = create_database(pg_admin_url)
+    migrate(url)
+    yield url
+    drop_database(pg_admin_url, url)
+
+
+@pytest.fixture(scope="session")
+def demo_url(pg, pg_admin_url):
+    """The demo town, loaded once per session into database `demo_template`."""
+    from civicgrid.db import migrate
+    from civicgrid.demo import load
+
+    url = pg_admin_url.rsplit("/", 1)[0] + "/demo_template"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute('DROP DATABASE IF EXISTS "demo_template" WITH (FORCE)')
+        conn.execute('CREATE DATABASE "demo_template"')
+    migrate(url)
+    load(scale=DEMO_SCALE, seed=DEMO_SEED, url=url, progress=False)
+    # point every in-process part (settings are cached) at the demo town
+    os.environ["DATABASE_URL"] = url
+    from civicgrid.settings import get_settings
+
+    get_settings.cache_clear()
+    return url
+
+
+@pytest.fixture
+def demo_copy(demo_url, pg_admin_url):
+    # a template must have no other connections while it is copied
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE datname = 'demo_template' AND pid <> pg_backend_pid()")
+    url = create_database(pg_admin_url, template="demo_template")
+    yield url
+    drop_database(pg_admin_url, url)
+
+
+@pytest.fixture
+def conn(demo_copy):
+    from civicgrid.db import connect
+
+    with connect(demo_copy) as connection:
+        yield connection
+
+
+def start_server(url: str, env_extra: dict | None = None) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "CIVICGRID_PORT": str(port), **(env_extra or {})}
+    proc = subprocess.Popen([sys.executable, "-m", "civicgrid.cli", "serve", "--port", str(port)],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    import httpx
+
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited: " + proc.stdout.read().decode(errors="replace")[-2000:])
+        try:
+            if httpx.get(base + "/api/health", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("server did not answer within 60 s")
+
+
+@pytest.fixture(scope="session")
+def live_server(demo_url):
+    proc, base = start_server(demo_url)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    path = REPO / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
