@@ -119,10 +119,23 @@ class Cluster:
     def initialised(self) -> bool:
         return (self.pgdata / "PG_VERSION").exists()
 
+    def _pid(self) -> int | None:
+        try:
+            return int((self.pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (FileNotFoundError, ValueError, PermissionError):
+            return None
+
     def running(self) -> bool:
-        if not self.initialised():
+        """A postgres process owns our pid file. (pg_ctl status trusts any live process with
+        that pid, which after a crash and pid reuse may be some other program.)"""
+        pid = self._pid()
+        if pid is None:
             return False
-        return self._run("pg_ctl", "status", "-D", str(self.pgdata), check=False).returncode == 0
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+        return comm in ("postgres", "postmaster")
 
     def _port_in_use(self) -> bool:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -181,8 +194,13 @@ class Cluster:
         if owner:
             entry = pwd.getpwnam(owner)
             os.chown(self.log_file, entry.pw_uid, entry.pw_gid)
-        proc = self._run("pg_ctl", "start", "-D", str(self.pgdata), "-l", str(self.log_file),
-                         "-w", "-t", "60", check=False)
+        for _attempt in range(20):
+            proc = self._run("pg_ctl", "start", "-D", str(self.pgdata), "-l", str(self.log_file),
+                             "-w", "-t", "60", check=False)
+            # after a crash the old server's children may hold shared memory for a moment
+            if proc.returncode == 0 or "shared memory block is still in use" not in self.log_file.read_text(errors="replace")[-2000:]:
+                break
+            time.sleep(0.5)
         if proc.returncode != 0:
             tail = self.log_file.read_text(errors="replace").strip().splitlines()[-1:] or ["see " + str(self.log_file)]
             raise SetupError(f"PostgreSQL did not start: {tail[0]}")

@@ -32,16 +32,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def make_reachable(path: Path) -> None:
+    """The server runs as `postgres` when we are root: let it reach a directory of ours."""
+    os.chmod(path, 0o755)
+    for parent in path.parents:
+        if parent.stat().st_mode & 0o001 == 0:
+            os.chmod(parent, parent.stat().st_mode | 0o011)
+
+
 @pytest.fixture(scope="session")
 def pg(tmp_path_factory):
     from civicgrid.db.cluster import Cluster
 
     base = Path(os.environ.get("CIVICGRID_TEST_DATA_DIR") or tmp_path_factory.mktemp("pg"))
-    # the server runs as `postgres` when we are root: give it a directory it can reach
-    os.chmod(base, 0o755)
-    for parent in base.parents:
-        if parent.stat().st_mode & 0o001 == 0:
-            os.chmod(parent, parent.stat().st_mode | 0o011)
+    make_reachable(base)
     cluster = Cluster(data_dir=base / "data", port=free_port(), db_name="civicgrid_test", durable=False)
     cluster.start()
     yield cluster

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Install what civicgrid needs and is missing — and nothing else — on Debian 12.
+#   scripts/setup.sh run    Debian packages, the Python 3.12 venv with the project, npm assets
+#   scripts/setup.sh test   the same plus test-only packages (chromium, the test extra)
+# Idempotent: a second call finds everything in place and returns in about a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode="${1:-run}"
+say() { printf 'setup: %s\n' "$*" >&2; }
+die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
+
+# ------------------------------------------------------------------ Debian packages
+apt_packages=(postgresql-15 postgresql-15-postgis-3 postgresql-contrib gdal-bin fonts-wqy-microhei)
+command -v node >/dev/null && command -v npm >/dev/null || apt_packages+=(nodejs npm)
+if [ "$mode" = test ]; then apt_packages+=(chromium); fi
+
+missing=()
+for pkg in "${apt_packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$pkg")
+    fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+        die "missing Debian packages; run as root: apt-get update && apt-get install -y ${missing[*]}"
+    fi
+    say "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# ------------------------------------------------------------------ Python 3.12 venv
+find_python() {
+    local candidate
+    for candidate in python3.12 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12*/bin/python3.12; do
+        if command -v "$candidate" >/dev/null 2>&1 \
+            && "$candidate" -c 'import sys, venv; sys.exit(sys.version_info[:2] != (3, 12))' 2>/dev/null; then
+            command -v "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info[:2] < (3, 12))' 2>/dev/null; then
+    python=$(find_python) || die "Python 3.12 not found: install it (e.g. 'pyenv install 3.12') and run make again"
+    say "creating .venv with $python"
+    rm -rf .venv
+    "$python" -m venv .venv
+    .venv/bin/python -m pip install -q --upgrade pip
+fi
+
+extras=""
+[ "$mode" = test ] && extras="[test]"
+stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-${mode}"
+if [ ! -f "$stamp" ]; then
+    say "installing the project into .venv ${extras}"
+    .venv/bin/python -m pip install -q -e ".${extras}"
+    rm -f .venv/.installed-*
+    touch "$stamp"
+fi
+
+# ------------------------------------------------------------------ npm assets
+if [ -f web/package.json ]; then
+    lock_hash=$(cat web/package.json web/package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
+    npm_stamp="web/node_modules/.civicgrid-${lock_hash}"
+    if [ ! -f "$npm_stamp" ] || [ ! -d web/static/vendor ]; then
+        say "installing npm assets (web/)"
+        (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+        touch "$npm_stamp"
+    fi
+fi
