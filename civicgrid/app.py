@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import importlib
 import logging
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Mount, Route
@@ -17,7 +19,8 @@ from civicgrid.errors import CivicgridError
 
 log = logging.getLogger("civicgrid")
 
-# Modules whose `routes` are mounted under /api (a part not written yet is skipped).
+# Modules whose `routes` are mounted under /api (a part not written yet is skipped); a module may
+# also offer `lifespan(app)`, an async context manager for background work beside the server.
 API_PARTS = (
     "civicgrid.layers.api",
     "civicgrid.cases.api",
@@ -26,6 +29,8 @@ API_PARTS = (
 )
 
 # Modules whose `mount(app_routes)` hook adds routes outside /api (pygeoapi at /ogc, the web UI at /).
+# Optional hooks of the same modules: `middleware` (a list of ASGI middleware classes wrapped around
+# the whole app) and `on_shutdown` (an async function run when the server stops).
 TOP_PARTS = (
     "civicgrid.layers.ogc",
     "civicgrid.web.site",
@@ -42,7 +47,21 @@ def _optional_module(name: str):
 
 
 async def civicgrid_error(request: Request, exc: CivicgridError) -> JSONResponse:
-    return JSONResponse(exc.to_json(), status_code=exc.status)
+    headers = dict(getattr(exc, "headers", None) or {})
+    return JSONResponse(exc.to_json(), status_code=exc.status, headers=headers)
+
+
+async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    """Routing errors (unknown path, wrong method) in the same JSON shape as ours."""
+    code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
+    return JSONResponse({"code": code, "description": exc.detail or code}, status_code=exc.status_code,
+                        headers=getattr(exc, "headers", None))
+
+
+async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse({"code": "ServerError", "description": f"internal error: {type(exc).__name__}"},
+                        status_code=500)
 
 
 async def landing(request: Request) -> HTMLResponse:
@@ -65,14 +84,32 @@ async def health(request: Request) -> JSONResponse:
 
 def create_app() -> Starlette:
     api_routes: list = [Route("/health", health)]
-    for name in API_PARTS:
-        module = _optional_module(name)
-        if module is not None:
-            api_routes.extend(module.routes)
+    api_modules = [m for m in map(_optional_module, API_PARTS) if m is not None]
+    for module in api_modules:
+        api_routes.extend(module.routes)
     routes: list = [Mount("/api", routes=api_routes)]
     top_modules = [m for m in map(_optional_module, TOP_PARTS) if m is not None]
     for module in top_modules:
         module.mount(routes)
     if not any(getattr(r, "path", None) == "" or getattr(r, "path", None) == "/" for r in routes):
         routes.append(Route("/", landing))
-    return Starlette(routes=routes, exception_handlers={CivicgridError: civicgrid_error})
+
+    @asynccontextmanager
+    async def lifespan(app):
+        # parts with background work (e.g. the case timers) offer a `lifespan` of their own
+        async with AsyncExitStack() as stack:
+            for module in (*api_modules, *top_modules):
+                if hasattr(module, "lifespan"):
+                    await stack.enter_async_context(module.lifespan(app))
+            yield
+        for module in top_modules:
+            hook = getattr(module, "on_shutdown", None)
+            if hook is not None:
+                await hook()
+
+    handlers = {CivicgridError: civicgrid_error, HTTPException: http_error, Exception: internal_error}
+    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
+    for module in top_modules:
+        for middleware in getattr(module, "middleware", ()):
+            app.add_middleware(middleware)
+    return app

@@ -1,1 +1,12 @@
-"""placeholder"""
+"""OGC API publication of civicgrid's layers (图层发布): pygeoapi at /ogc plus our fast Features engine.
+
+- `collections.py` — the registry: collection id → table/view, key, geometry/time columns, properties
+- `ogc.py`         — start-up (config validation, missing tables, pygeoapi import) and the /ogc mount
+- `features.py`    — OGC API Features Parts 1–3: one SQL statement per page, GeoJSON written by PostGIS
+- `cql.py`         — CQL2 text/JSON → psycopg `sql.Composed`
+- `edit.py`        — Part 4 writes with validation, ETag/If-Match and history
+- `provider.py`    — the pygeoapi provider (metadata, queryables, HTML pages) over the same SQL
+- `tiles.py`       — MVT tiles (written by the tiles/web helper)
+- `sample.py`      — a tiny synthetic town for tests
+See README.md beside this file.
+"""

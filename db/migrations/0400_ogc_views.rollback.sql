@@ -1,0 +1,13 @@
+DROP TRIGGER IF EXISTS poi_history_del ON poi;
+DROP TRIGGER IF EXISTS poi_history_upd ON poi;
+DROP TRIGGER IF EXISTS poi_history_ins ON poi;
+DROP TRIGGER IF EXISTS responsibility_grid_history_del ON responsibility_grid;
+DROP TRIGGER IF EXISTS responsibility_grid_history_upd ON responsibility_grid;
+DROP TRIGGER IF EXISTS responsibility_grid_history_ins ON responsibility_grid;
+DROP TRIGGER IF EXISTS unit_grid_history_del ON unit_grid;
+DROP TRIGGER IF EXISTS unit_grid_history_upd ON unit_grid;
+DROP TRIGGER IF EXISTS unit_grid_history_ins ON unit_grid;
+DROP FUNCTION IF EXISTS cg_feature_history();
+DROP TABLE IF EXISTS feature_history;
+DROP VIEW IF EXISTS ogc_cases;
+DROP VIEW IF EXISTS ogc_officer_latest;

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS component_type_code_idx;

@@ -1,0 +1,430 @@
+"""OGC API Features Part 4 (create, replace, update, delete) for the editable collections.
+
+Rules
+- Writes are off unless CIVICGRID_ALLOW_WRITES=1 (403 with the reason); collections that are not
+  editable answer 405 always.
+- The payload is a GeoJSON Feature. Properties are validated by a pydantic model per collection
+  (codes, lengths, dates); read-only properties (`version`, `updated_at`, `updated_by`, `area_m2`)
+  may be sent back as read and are ignored; unknown properties are refused. The class code is
+  checked against the code catalog of its standard and the geometry against the class's geometry
+  kind; geometry validity is checked in PostGIS (ST_IsValidReason). The database triggers refuse
+  the rest (outside the town, overlapping grids, component outside its unit grid): their
+  check/foreign-key/unique violations are translated here into 400/409 with the reason.
+- Optimistic locking: items carry `ETag: "<version>"`; PUT/PATCH/DELETE need `If-Match`
+  (428 without, 412 when it is not the current version). Each write bumps `version`.
+- History: who and when land in component_history (0001) / feature_history (0400) through
+  triggers; the actor is set per transaction (`civicgrid.actor`): 'anonymous-dev', or the
+  X-Civicgrid-User header when CIVICGRID_DEV_ROLE_HEADER=1, until the security issue lands.
+- Input CRS: `Content-Crs` header, CRS84 by default, EPSG:4490 (lat, lon) and EPSG:4548 accepted.
+"""
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from starlette.requests import Request
+from starlette.responses import Response
+
+from civicgrid.errors import (CivicgridError, Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed,
+                              PreconditionRequired)
+from civicgrid.layers import features
+from civicgrid.layers.collections import Collection
+from civicgrid.settings import get_settings
+
+READ_ONLY = {"version", "updated_at", "updated_by", "area_m2"}
+CODE = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
+
+
+class ComponentProps(BaseModel):
+    """管理部件: the 18 standard attributes (GB/T 47678.5-2026) plus local extras."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    id: str | None = Field(None, pattern=r"^[0-9]{16,17}$")
+    standard: str = "GB/T 47678.5-2026"
+    type_code: str = Field(pattern=r"^[0-9]{4,5}$")
+    name: str = Field(min_length=1, max_length=30)
+    dept_code: str = Field(pattern=CODE)
+    dept_name: str = Field(min_length=1, max_length=100)
+    owner_code: str | None = Field(None, pattern=CODE)
+    owner_name: str | None = Field(None, max_length=100)
+    maintainer_code: str | None = Field(None, pattern=CODE)
+    maintainer_name: str | None = Field(None, max_length=100)
+    unit_grid_code: str = Field(pattern=r"^[0-9]{15}$")
+    status: str = "完好"
+    initial_date: date
+    change_date: date | None = None
+    data_source: str | None = None
+    note: str | None = Field(None, max_length=1000)
+    street_code: str | None = Field(None, pattern=r"^[0-9]{9}$")
+    street_name: str | None = None
+    community_code: str | None = Field(None, pattern=r"^[0-9]{12}$")
+    community_name: str | None = None
+    extra: dict = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.change_date and self.change_date < self.initial_date:
+            raise ValueError("change_date is before initial_date")
+        if self.id and self.id[6:6 + len(self.type_code)] != self.type_code:
+            raise ValueError(f"id {self.id} does not contain its class code {self.type_code} at position 7")
+        if self.community_code and self.unit_grid_code[:12] != self.community_code:
+            raise ValueError("unit_grid_code does not lie in community_code")
+        return self
+
+
+class UnitGridProps(BaseModel):
+    """单元网格."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    code: str | None = Field(None, pattern=r"^[0-9]{15}$")
+    community_code: str | None = Field(None, pattern=r"^[0-9]{12}$")
+    name: str | None = Field(None, max_length=100)
+    land_use: str | None = Field(None, max_length=50)
+    valid_from: date | None = None
+    valid_to: date | None = None
+    note: str | None = Field(None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
+            raise ValueError("valid_to is before valid_from")
+        return self
+
+
+class ResponsibilityGridProps(BaseModel):
+    """责任网格: its geometry is the union of `unit_grid_codes`."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    code: str | None = Field(None, pattern=r"^[0-9]{12}Z[0-9]{2}$")
+    community_code: str | None = Field(None, pattern=r"^[0-9]{12}$")
+    name: str = Field(min_length=1, max_length=100)
+    officer_id: int | None = Field(None, ge=1)
+    unit_grid_codes: list[str] | None = Field(None, max_length=500)
+
+    @model_validator(mode="after")
+    def _codes(self):
+        for code in self.unit_grid_codes or []:
+            if not re.fullmatch(r"[0-9]{15}", code):
+                raise ValueError(f"unit_grid_codes: '{code}' is not a 15-digit unit grid code")
+        return self
+
+
+class PoiProps(BaseModel):
+    """兴趣点."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    name: str = Field(min_length=1, max_length=100)
+    alias: list[str] = Field(default_factory=list, max_length=20)
+    pinyin: str | None = Field(None, max_length=200)
+    pinyin_initials: str | None = Field(None, max_length=50)
+    category: str = Field(min_length=1, max_length=50)
+    address: str | None = Field(None, max_length=200)
+    community_code: str | None = Field(None, pattern=r"^[0-9]{12}$")
+
+
+# collection id → (model, geometry types accepted or None when derived, key property)
+EDITABLE: dict[str, tuple[type[BaseModel], tuple[str, ...] | None, str | None]] = {
+    "urban-components": (ComponentProps, ("Point", "MultiPoint", "LineString", "MultiLineString",
+                                          "Polygon", "MultiPolygon"), "id"),
+    "unit-grids": (UnitGridProps, ("Polygon", "MultiPolygon"), "code"),
+    "responsibility-grids": (ResponsibilityGridProps, None, "code"),
+    "pois": (PoiProps, ("Point",), None),
+}
+
+KIND_TYPES = {"point": ("Point", "MultiPoint"), "line": ("LineString", "MultiLineString"),
+              "polygon": ("Polygon", "MultiPolygon")}
+
+
+# ---------------------------------------------------------------- helpers
+
+def actor(request: Request) -> str:
+    if get_settings().dev_role_header:
+        user = request.headers.get("x-civicgrid-user", "").strip()
+        if user:
+            return user[:100]
+    return "anonymous-dev"
+
+
+def check_allowed(coll: Collection) -> None:
+    if not coll.editable or coll.id not in EDITABLE:
+        err = CivicgridError(f"collection {coll.id} is read-only: it accepts GET only", status=405)
+        err.code = "MethodNotAllowed"
+        err.headers = {"Allow": "GET, HEAD"}
+        raise err
+    if not get_settings().allow_writes:
+        raise Forbidden("writes are disabled on this server; an administrator can enable them with "
+                        "CIVICGRID_ALLOW_WRITES=1")
+
+
+def if_match(request: Request) -> int | None:
+    """The version named by If-Match (None for `*`)."""
+    value = request.headers.get("if-match")
+    if value is None:
+        raise PreconditionRequired("this write needs an If-Match header with the item's ETag (GET it first)",
+                                   field="If-Match")
+    value = value.strip()
+    if value == "*":
+        return None
+    m = re.fullmatch(r'(?:W/)?"?(\d+)"?', value)
+    if not m:
+        raise PreconditionFailed(f"If-Match {value} is not an ETag of this item", field="If-Match")
+    return int(m.group(1))
+
+
+async def read_feature(request: Request) -> dict:
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        raise InvalidInput("the body is not JSON", field="body") from None
+    if not isinstance(body, dict) or body.get("type") != "Feature":
+        raise InvalidInput("the body must be a GeoJSON Feature", field="type")
+    if body.get("properties") is not None and not isinstance(body["properties"], dict):
+        raise InvalidInput("properties must be an object", field="properties")
+    return body
+
+
+def validate_props(coll: Collection, props: dict) -> BaseModel:
+    model = EDITABLE[coll.id][0]
+    clean = {k: v for k, v in props.items() if k not in READ_ONLY}
+    try:
+        return model.model_validate(clean)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = ".".join(str(p) for p in err["loc"]) or "properties"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown property '{name}' for {coll.id}"
+        raise InvalidInput(f"properties.{name}: {msg}" if err["loc"] else msg, field=name) from exc
+
+
+def geometry_sql(geom: Any, crs: int | None) -> sql.Composable:
+    base = sql.SQL("ST_SetSRID(ST_GeomFromGeoJSON({}::text), 4490)").format(sql.Literal(json.dumps(geom)))
+    if crs is None:
+        return base
+    if crs == 4490:
+        return sql.SQL("ST_FlipCoordinates({})").format(base)
+    return sql.SQL("ST_Transform(ST_FlipCoordinates(ST_SetSRID({}, {})), 4490)").format(base, sql.Literal(crs))
+
+
+async def check_geometry(conn, coll: Collection, feature: dict, crs: int | None, props: BaseModel,
+                         required: bool) -> sql.Composable | None:
+    """Validate the geometry (type, class kind, validity); → SQL expression or None (derived/kept)."""
+    accepted = EDITABLE[coll.id][1]
+    geom = feature.get("geometry")
+    if accepted is None:
+        if geom is not None:
+            raise InvalidInput(f"{coll.id}: geometry is derived from unit_grid_codes; send null", field="geometry")
+        return None
+    if geom is None:
+        if required:
+            raise InvalidInput("geometry is required", field="geometry")
+        return None
+    if not isinstance(geom, dict) or geom.get("type") not in accepted:
+        got = geom.get("type") if isinstance(geom, dict) else type(geom).__name__
+        raise InvalidInput(f"{coll.id} needs a {' or '.join(accepted)} geometry, got {got}", field="geometry")
+    if coll.id == "urban-components":
+        p: ComponentProps = props  # type: ignore[assignment]
+        cur = await conn.execute("SELECT geometry_kind FROM code_catalog WHERE standard = %s AND kind = 'component' "
+                                 "AND code = %s", [p.standard, p.type_code])
+        row = await cur.fetchone()
+        if row is None:
+            raise InvalidInput(f"type_code {p.type_code} is not a component class of {p.standard}", field="type_code")
+        if geom["type"] not in KIND_TYPES[row[0]]:
+            raise InvalidInput(f"class {p.type_code} needs a {row[0]} geometry, got {geom['type']}", field="geometry")
+    expr = geometry_sql(geom, crs)
+    try:
+        cur = await conn.execute(sql.SQL("SELECT ST_IsValid(g), ST_IsValidReason(g), ST_IsEmpty(g), "
+                                         "ST_CoveredBy(g, ST_MakeEnvelope(-180, -90, 180, 90, 4490)) "
+                                         "FROM (SELECT {} AS g) x").format(expr))
+        valid, reason, empty, on_earth = await cur.fetchone()
+    except psycopg.Error as exc:
+        raise InvalidInput(f"geometry is not valid GeoJSON: {str(exc).splitlines()[0]}", field="geometry") from exc
+    if empty:
+        raise InvalidInput("geometry is empty", field="geometry")
+    if not valid:
+        raise InvalidInput(f"geometry is not valid: {reason}", field="geometry")
+    if not on_earth:
+        raise InvalidInput("geometry is outside -180..180 / -90..90: CRS84 is lon,lat; send Content-Crs "
+                           "for other axis orders", field="geometry")
+    if coll.id == "unit-grids":
+        expr = sql.SQL("ST_Multi({})").format(expr)
+    return expr
+
+
+def db_error(exc: psycopg.Error) -> CivicgridError:
+    """Database refusals → 400/409 with the reason the database gave."""
+    diag = exc.diag
+    reason = diag.message_primary or str(exc).splitlines()[0]
+    if diag.message_detail and diag.message_detail not in reason:
+        reason = f"{reason} ({diag.message_detail})"
+    if isinstance(exc, psycopg.errors.UniqueViolation):
+        return Conflict(f"already exists: {reason}")
+    if isinstance(exc, psycopg.errors.ForeignKeyViolation):
+        if "still referenced" in (diag.message_detail or "") or "is still referenced" in reason:
+            return Conflict(f"still in use: {reason}")
+        return InvalidInput(f"refers to something that does not exist: {reason}")
+    if isinstance(exc, (psycopg.errors.CheckViolation, psycopg.errors.NotNullViolation,
+                        psycopg.errors.DataError, psycopg.errors.InvalidParameterValue)):
+        return InvalidInput(f"refused by the database: {reason}")
+    return CivicgridError(f"database error: {reason}")
+
+
+def columns_and_values(coll: Collection, props: BaseModel, key_value: Any | None) -> dict[str, Any]:
+    data = props.model_dump()
+    data.pop("unit_grid_codes", None)
+    if coll.id == "urban-components":
+        data["id"] = key_value
+        data["extra"] = psycopg.types.json.Jsonb(data["extra"])
+    elif coll.id in ("unit-grids", "responsibility-grids"):
+        data["code"] = key_value
+        if not data.get("community_code"):
+            data["community_code"] = key_value[:12]
+        if coll.id == "unit-grids":
+            data = {k: v for k, v in data.items() if not (k == "valid_from" and v is None)}
+    return data
+
+
+async def set_members(conn, coll: Collection, code: str, props: BaseModel) -> None:
+    if coll.id != "responsibility-grids" or props.unit_grid_codes is None:  # type: ignore[attr-defined]
+        return
+    await conn.execute("DELETE FROM responsibility_grid_member WHERE responsibility_grid_code = %s "
+                       "AND NOT (unit_grid_code = ANY(%s))", [code, props.unit_grid_codes])  # type: ignore[attr-defined]
+    await conn.execute("INSERT INTO responsibility_grid_member (unit_grid_code, responsibility_grid_code) "
+                       "SELECT u, %s FROM unnest(%s::text[]) u ON CONFLICT (unit_grid_code) "
+                       "DO UPDATE SET responsibility_grid_code = excluded.responsibility_grid_code",
+                       [code, props.unit_grid_codes])  # type: ignore[attr-defined]
+
+
+async def respond_feature(conn, coll: Collection, fid: str, status: int, base: str) -> Response:
+    body, version, srid = await features.item_body(conn, coll, fid, {}, base)
+    headers = {"ETag": f'"{version}"', "Content-Crs": f"<{features.CRS84}>"}
+    if status == 201:
+        headers["Location"] = f"{base}/collections/{coll.id}/items/{fid}"
+    return Response(body, status_code=status, media_type="application/geo+json", headers=headers)
+
+
+def _base() -> str:
+    from civicgrid.layers.ogc import _base as base
+    return base()
+
+
+# ---------------------------------------------------------------- create
+
+async def create(request: Request, coll: Collection, pool) -> Response:
+    check_allowed(coll)
+    feature = await read_feature(request)
+    crs = features.parse_crs(request.headers.get("content-crs", "").strip("<> ") or None, "Content-Crs")
+    props_in = dict(feature.get("properties") or {})
+    key_prop = EDITABLE[coll.id][2]
+    if key_prop:
+        if feature.get("id") is not None:
+            given = str(feature["id"])
+            if props_in.get(key_prop) not in (None, given):
+                raise InvalidInput(f"id {given} and properties.{key_prop} differ", field=key_prop)
+            props_in[key_prop] = given
+        if not props_in.get(key_prop):
+            raise InvalidInput(f"a new {coll.id} item needs its {key_prop} (feature id)", field=key_prop)
+    props = validate_props(coll, props_in)
+    key_value = getattr(props, key_prop) if key_prop else None
+    async with pool.connection() as conn:
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT set_config('civicgrid.actor', %s, true)", [actor(request)])
+                geom = await check_geometry(conn, coll, feature, crs, props, required=True)
+                data = columns_and_values(coll, props, key_value)
+                cols = list(data)
+                names = [sql.Identifier(c) for c in cols] + ([sql.Identifier("geom")] if geom is not None else [])
+                values = [sql.Placeholder()] * len(cols) + ([geom] if geom is not None else [])
+                query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING {}").format(
+                    sql.Identifier(coll.table), sql.SQL(", ").join(names), sql.SQL(", ").join(values),
+                    sql.Identifier(coll.key[0]))
+                cur = await conn.execute(query, [data[c] for c in cols])
+                fid = str((await cur.fetchone())[0])
+                await set_members(conn, coll, fid, props)
+        except psycopg.Error as exc:
+            raise db_error(exc) from exc
+        return await respond_feature(conn, coll, fid, 201, _base())
+
+
+# ---------------------------------------------------------------- replace / update / delete
+
+async def change(request: Request, coll: Collection, fid: str, pool) -> Response:
+    check_allowed(coll)
+    expected = if_match(request)
+    pairs = features.parse_id(coll, fid)
+    match = features.key_match_sql(coll, pairs)
+    method = request.method
+    feature: dict = {}
+    if method in ("PUT", "PATCH"):
+        feature = await read_feature(request) if method == "PUT" else await read_patch(request)
+    crs = features.parse_crs(request.headers.get("content-crs", "").strip("<> ") or None, "Content-Crs")
+    async with pool.connection() as conn:
+        try:
+            async with conn.transaction():
+                await conn.execute("SELECT set_config('civicgrid.actor', %s, true)", [actor(request)])
+                cur = await conn.execute(sql.SQL("SELECT t.version, to_jsonb(t) - 'geom' FROM {} t WHERE {} FOR UPDATE").format(
+                    sql.Identifier(coll.table), match))
+                row = await cur.fetchone()
+                if row is None:
+                    raise NotFound(f"feature '{fid}' not found in {coll.id}")
+                version, current = row
+                if expected is not None and expected != version:
+                    raise PreconditionFailed(f"the item changed: its ETag is \"{version}\", not \"{expected}\"; "
+                                             "GET it again and retry", field="If-Match")
+                if method == "DELETE":
+                    await conn.execute(sql.SQL("DELETE FROM {} t WHERE {}").format(sql.Identifier(coll.table), match))
+                    return Response(status_code=204)
+                key_prop = EDITABLE[coll.id][2]
+                props_in = dict(feature.get("properties") or {})
+                if method == "PATCH":
+                    model_fields = EDITABLE[coll.id][0].model_fields
+                    merged = {k: v for k, v in current.items() if k in model_fields}
+                    if coll.id == "responsibility-grids" and "unit_grid_codes" not in props_in:
+                        merged.pop("unit_grid_codes", None)
+                    for k, v in props_in.items():
+                        merged[k] = v
+                    props_in = {k: v for k, v in merged.items() if v is not None or k in props_in}
+                if key_prop:
+                    if props_in.get(key_prop) not in (None, fid):
+                        raise InvalidInput(f"properties.{key_prop} cannot change (it is the feature id {fid})",
+                                           field=key_prop)
+                    props_in[key_prop] = fid
+                props = validate_props(coll, props_in)
+                geom_required = method == "PUT"
+                if method == "PATCH" and "geometry" not in feature:
+                    geom = None
+                else:
+                    geom = await check_geometry(conn, coll, feature, crs, props, required=geom_required)
+                data = columns_and_values(coll, props, fid if key_prop else None)
+                data.pop("id", None) if coll.id in ("urban-components", "pois") else data.pop("code", None)
+                sets = [sql.SQL("{} = {}").format(sql.Identifier(c), sql.Placeholder()) for c in data]
+                if geom is not None:
+                    sets.append(sql.SQL("geom = {}").format(geom))
+                sets.append(sql.SQL("version = t.version + 1"))
+                sets.append(sql.SQL("updated_at = now()"))
+                if coll.id == "urban-components":
+                    sets.append(sql.SQL("updated_by = cg_actor()"))
+                await conn.execute(sql.SQL("UPDATE {} t SET {} WHERE {}").format(
+                    sql.Identifier(coll.table), sql.SQL(", ").join(sets), match), list(data.values()))
+                await set_members(conn, coll, fid, props)
+        except psycopg.Error as exc:
+            raise db_error(exc) from exc
+        return await respond_feature(conn, coll, fid, 200, _base())
+
+
+async def read_patch(request: Request) -> dict:
+    """PATCH takes a partial Feature (JSON merge patch of properties, optional geometry)."""
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        raise InvalidInput("the body is not JSON", field="body") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a (partial) GeoJSON Feature", field="body")
+    if "properties" in body and not isinstance(body["properties"], dict):
+        raise InvalidInput("properties must be an object", field="properties")
+    return body

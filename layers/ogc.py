@@ -1,0 +1,463 @@
+"""`/ogc`: pygeoapi mounted in our app, with our fast Features routes in front of it.
+
+Start-up (`mount`, called by civicgrid.app):
+1. read pygeoapi-config.yml (env vars expanded), validate the part we rely on with pydantic —
+   an error names the bad key (`resources.cases.providers.0.data: ...`);
+2. drop (with a logged warning) every collection whose table/view is missing, instead of failing;
+3. set server.url to the real public URL (CIVICGRID_PUBLIC_URL or http://HOST:PORT) + /ogc,
+   fill each collection's spatial extent from the town boundary;
+4. write the resolved config and its OpenAPI document into a private temp dir, point
+   PYGEOAPI_CONFIG / PYGEOAPI_OPENAPI there and import `pygeoapi.starlette_app`;
+5. mount at /ogc: our items/item routes (features.py, edit.py), the tiles routes (tiles.py, if
+   present), then pygeoapi's own routes for everything else.
+
+`GdalItemIdMiddleware` repairs GDAL 3.6's single-feature requests: it appends `/{id}` after the
+items link it was given, query string included (`/items?f=json/123` → `/items/123?f=json`).
+"""
+from __future__ import annotations
+
+import asyncio
+import atexit
+import importlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import psycopg
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+
+from civicgrid.errors import CivicgridError, InvalidInput, NotFound, SetupError
+from civicgrid.layers import features
+from civicgrid.layers.collections import COLLECTIONS, Collection
+from civicgrid.settings import REPO_ROOT, get_settings
+
+log = logging.getLogger("civicgrid.ogc")
+
+CONFIG_FILE = Path(os.environ.get("CIVICGRID_PYGEOAPI_CONFIG", REPO_ROOT / "pygeoapi-config.yml"))
+PROVIDER = "civicgrid.layers.provider.CivicgridProvider"
+
+# collections actually published (after the missing-table check)
+ACTIVE: dict[str, Collection] = {}
+_state: dict[str, Any] = {"pool": None, "base": None, "pygeoapi_items": None}
+
+
+# ---------------------------------------------------------------- config validation
+
+class ProviderConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+    name: str
+    data: Any
+    id_field: str | None = None
+    time_field: str | None = None
+    editable: bool = False
+    crs: list[str] | None = None
+    storage_crs: str | None = None
+
+
+class ResourceConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: Literal["collection", "process", "stac-collection"]
+    title: str | dict[str, str] | None = None
+    description: str | dict[str, str] | None = None
+    providers: list[ProviderConfig] | None = None
+    processor: dict | None = None
+
+
+class ServerConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    url: str
+    limits: dict | None = None
+
+
+class PygeoapiConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    server: ServerConfig
+    metadata: dict
+    resources: dict[str, ResourceConfig] = Field(default_factory=dict)
+
+
+def _key(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc)
+
+
+def load_config(path: Path = CONFIG_FILE) -> dict:
+    """Read + env-expand + validate. SetupError naming the bad key."""
+    from pygeoapi.util import yaml_load
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            raw = yaml_load(fh)
+    except (OSError, yaml.YAMLError) as exc:
+        raise SetupError(f"{path.name}: cannot read: {exc}") from exc
+    try:
+        PygeoapiConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise SetupError(f"{path.name}: {_key(err['loc'])}: {err['msg']}") from exc
+    for rid, res in (raw.get("resources") or {}).items():
+        if res.get("type") != "collection":
+            continue
+        for i, prov in enumerate(res.get("providers") or []):
+            if prov.get("name") != PROVIDER:
+                continue
+            where = f"{path.name}: resources.{rid}.providers.{i}"
+            coll = COLLECTIONS.get(rid)
+            if coll is None:
+                raise SetupError(f"{path.name}: resources.{rid}: no such collection in layers/collections.py "
+                                 f"(known: {', '.join(COLLECTIONS)})")
+            if prov.get("data") != coll.table:
+                raise SetupError(f"{where}.data: '{prov.get('data')}' is not the table of {rid} ('{coll.table}')")
+            if prov.get("editable") and not coll.editable:
+                raise SetupError(f"{where}.editable: {rid} is read-only")
+    return raw
+
+
+def public_url() -> str:
+    s = get_settings()
+    url = os.environ.get("CIVICGRID_PUBLIC_URL") or f"http://{s.host}:{s.port}"
+    return url.rstrip("/")
+
+
+def resolve_config(raw: dict) -> dict:
+    """Drop collections whose table is missing; fill server.url and extents from the database."""
+    cfg = json.loads(json.dumps(raw))
+    cfg["server"]["url"] = public_url() + "/ogc"
+    cfg["server"].setdefault("templates", {})
+    ours = [rid for rid, res in cfg.get("resources", {}).items()
+            if res.get("type") == "collection"
+            and any(p.get("name") == PROVIDER for p in res.get("providers", []))]
+    ACTIVE.clear()
+    try:
+        with psycopg.connect(get_settings().dsn, connect_timeout=5) as conn:
+            extent = None
+            if conn.execute("SELECT to_regclass('town')").fetchone()[0]:
+                row = conn.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+                                   "FROM (SELECT ST_Extent(geom) e FROM town) x").fetchone()
+                if row and row[0] is not None:
+                    extent = [round(v, 6) for v in row]
+            for rid in ours:
+                coll = COLLECTIONS[rid]
+                if conn.execute("SELECT to_regclass(%s)", [coll.table]).fetchone()[0] is None:
+                    log.warning("collection %s disabled: table or view %s is missing", rid, coll.table)
+                    del cfg["resources"][rid]
+                    continue
+                ACTIVE[rid] = coll
+                if extent:
+                    cfg["resources"][rid].setdefault("extents", {})["spatial"] = {
+                        "bbox": extent, "crs": features.CRS84}
+    except psycopg.OperationalError as exc:
+        log.warning("database unreachable at start (%s); publishing every configured collection",
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else exc)
+        for rid in ours:
+            ACTIVE[rid] = COLLECTIONS[rid]
+    return cfg
+
+
+def write_pygeoapi_files(cfg: dict) -> tuple[Path, Path]:
+    from pygeoapi.openapi import generate_openapi_document
+    from pygeoapi.models.openapi import OAPIFormat
+
+    folder = Path(tempfile.mkdtemp(prefix="civicgrid-ogc-"))
+    atexit.register(shutil.rmtree, folder, True)
+    cfg_path = folder / "pygeoapi-config.yml"
+    cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    openapi = generate_openapi_document(cfg_path, OAPIFormat(root="json"), fail_on_invalid_collection=False)
+    api_path = folder / "openapi.json"
+    api_path.write_text(openapi if isinstance(openapi, str) else json.dumps(openapi), encoding="utf-8")
+    return cfg_path, api_path
+
+
+# ---------------------------------------------------------------- database pool
+
+async def pool():
+    """The AsyncConnectionPool shared by the app (opened on first use)."""
+    p = _state["pool"]
+    if p is not None and p.closed:
+        p = _state["pool"] = None
+    if p is None:
+        from psycopg_pool import AsyncConnectionPool
+
+        async def configure(conn):
+            await conn.set_autocommit(True)
+            conn.prepare_threshold = 2
+
+        p = AsyncConnectionPool(get_settings().dsn, min_size=2, max_size=10, open=False,
+                                configure=configure, kwargs={"options": "-c statement_timeout=30000 -c max_parallel_workers_per_gather=0"},
+                                name="civicgrid-ogc")
+        _state["pool"] = p
+        try:
+            await p.open(wait=True, timeout=15)
+        except Exception as exc:
+            _state["pool"] = None
+            await p.close()
+            raise CivicgridError(f"the database is unavailable: {exc}", status=503) from exc
+    return p
+
+
+async def close_pool():
+    p = _state["pool"]
+    if p is not None:
+        _state["pool"] = None
+        await p.close()
+
+
+# ---------------------------------------------------------------- handlers
+
+GEOJSON = "application/geo+json"
+
+
+def _collection(request: Request) -> Collection:
+    cid = request.path_params["collection_id"]
+    coll = ACTIVE.get(cid)
+    if coll is None:
+        raise NotFound(f"collection '{cid}' not found; collections: {', '.join(ACTIVE)}")
+    return coll
+
+
+def _base() -> str:
+    return _state["base"] or public_url() + "/ogc"
+
+
+def _translate_db_error(exc: psycopg.Error) -> CivicgridError:
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, (psycopg.errors.DataError, psycopg.errors.InvalidParameterValue,
+                        psycopg.errors.SyntaxErrorOrAccessRuleViolation)):
+        return InvalidInput(f"the query could not be run: {first}", field="filter")
+    if isinstance(exc, psycopg.errors.InternalError_) and any(
+            w in first.lower() for w in ("transform", "geometry", "geos", "lwgeom", "coordinate", "projection")):
+        # PostGIS refusing a client's geometry or box (e.g. outside the projection's domain)
+        return InvalidInput(f"the query could not be run: {first}")
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return CivicgridError("the query took too long; narrow it with bbox, datetime or filter", status=503)
+    return CivicgridError(f"database error: {first}")
+
+
+def _is_ours(request: Request) -> bool:
+    return request.path_params["collection_id"] in ACTIVE or \
+        request.path_params["collection_id"] not in (_state.get("other_collections") or ())
+
+
+JSON_FORMATS = {"json", "geojson", "application/geo+json", "application/json"}
+
+
+def _wants_html(request: Request) -> bool:
+    """HTML, JSON-LD and CSV renderings are pygeoapi's (over our provider); JSON is ours."""
+    f = request.query_params.get("f")
+    if f:
+        return f not in JSON_FORMATS
+    accept = request.headers.get("accept", "")
+    return accept.startswith("text/html")
+
+
+@lru_cache(maxsize=2048)
+def _cached_plan(cid: str, params: tuple) -> features.ItemsPlan:
+    """Map clients repeat the same requests: validate and compose each distinct one once."""
+    raw = dict(params)
+    if len(raw) != len(params):
+        name = next(k for k, _ in params if sum(1 for k2, _ in params if k2 == k) > 1)
+        raise InvalidInput(f"query parameter '{name}' is given more than once", field=name)
+    return features.plan_items(ACTIVE[cid], raw)
+
+
+async def items(request: Request) -> Response:
+    if not _is_ours(request) or _wants_html(request):
+        return await _state["pygeoapi_items"](request)
+    coll = _collection(request)
+    if request.method == "POST":
+        ctype = request.headers.get("content-type", "").split(";")[0].strip()
+        if ctype in ("application/geo+json",):
+            from civicgrid.layers import edit
+            return await edit.create(request, coll, await pool())
+        if ctype not in ("application/query-cql-json", "application/json"):
+            raise InvalidInput("POST to items takes application/geo+json (create) or "
+                               "application/query-cql-json (a CQL2 JSON filter)", field="Content-Type",
+                               status=415)
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            raise InvalidInput("the body is not JSON", field="filter") from None
+        if isinstance(body, dict) and "op" not in body and "filter" in body:
+            body = body["filter"]
+        raw = dict(request.query_params)
+        if isinstance(body, str):
+            raw["filter"] = body
+            plan = features.plan_items(coll, raw)
+        else:
+            raw.pop("filter", None)
+            plan = features.plan_items(coll, raw, filter_json=body)
+    else:
+        plan = _cached_plan(coll.id, tuple(request.query_params.multi_items()))
+    p = await pool()
+    try:
+        async with p.connection() as conn:
+            body = await features.items_page(conn, plan, _base())
+    except psycopg.Error as exc:
+        raise _translate_db_error(exc) from exc
+    crs = features.CRS_URIS[plan.srid]
+    return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{crs}>"})
+
+
+async def item(request: Request) -> Response:
+    if not _is_ours(request) or _wants_html(request):
+        return await _state["pygeoapi_items"](request)
+    coll = _collection(request)
+    fid = request.path_params["feature_id"]
+    if request.method in ("PUT", "PATCH", "DELETE"):
+        from civicgrid.layers import edit
+        return await edit.change(request, coll, fid, await pool())
+    p = await pool()
+    try:
+        async with p.connection() as conn:
+            body, version, srid = await features.item_body(conn, coll, fid, dict(request.query_params), _base())
+    except psycopg.Error as exc:
+        raise _translate_db_error(exc) from exc
+    headers = {"Content-Crs": f"<{features.CRS_URIS[srid]}>"}
+    if version is not None:
+        headers["ETag"] = f'"{version}"'
+    return Response(body, media_type=GEOJSON, headers=headers)
+
+
+async def queryables(request: Request) -> Response:
+    """Queryables with types and the code-catalog enumerations (JSON Schema)."""
+    if not _is_ours(request) or _wants_html(request):
+        return await _state["pygeoapi_queryables"](request)
+    coll = _collection(request)
+    extra = set(request.query_params) - {"f", "lang", "profile"}
+    if extra:
+        name = sorted(extra)[0]
+        raise InvalidInput(f"unknown query parameter '{name}'", field=name)
+    from civicgrid.layers.provider import fields_of
+
+    geometry_format = "geometry-any" if coll.geometry_type == "geometry" else f"geometry-{coll.geometry_type}"
+    props: dict[str, Any] = {"geometry": {"format": geometry_format, "x-ogc-role": "primary-geometry"}}
+    for name, spec in (await asyncio.to_thread(fields_of, coll)).items():
+        entry = {"title": spec.get("title") or name, "type": spec["type"]}
+        if spec.get("format"):
+            entry["format"] = spec["format"]
+        if spec.get("values"):
+            entry["enum"] = spec["values"]
+        if name == coll.time_column:
+            entry["x-ogc-role"] = "primary-instant"
+        props[name] = entry
+    doc = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{_base()}/collections/{coll.id}/queryables",
+        "type": "object",
+        "title": f"{coll.title_zh} {coll.title_en}",
+        "properties": props,
+        "additionalProperties": False,
+    }
+    return Response(json.dumps(doc, ensure_ascii=False), media_type="application/schema+json")
+
+
+async def ogc_error(request: Request, exc: CivicgridError) -> JSONResponse:
+    headers = {}
+    if exc.status == 405:
+        headers["Allow"] = "GET, HEAD"
+    return JSONResponse(exc.to_json(), status_code=exc.status, headers=headers)
+
+
+# ---------------------------------------------------------------- GDAL 3.6 single-feature URLs
+
+# only after the `f=` links pygeoapi advertises: `datetime=a/b` must stay an interval
+_GDAL_TAIL = re.compile(rb"^(?P<query>(?:.*&)?f=(?:json|geojson|jsonld|html))/(?P<id>[^/&=?]+)$")
+
+
+class GdalItemIdMiddleware:
+    """`/ogc/collections/x/items?f=json/123` → `/ogc/collections/x/items/123?f=json`."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"].endswith("/items") and scope["path"].startswith("/ogc/"):
+            qs: bytes = scope.get("query_string", b"")
+            m = _GDAL_TAIL.match(qs) if b"/" in qs else None
+            if m:
+                from urllib.parse import unquote
+
+                fid = unquote(m.group("id").decode("latin-1"))
+                scope = dict(scope)
+                scope["path"] = scope["path"] + "/" + fid
+                scope["raw_path"] = scope["path"].encode()
+                scope["query_string"] = m.group("query")
+        await self.app(scope, receive, send)
+
+
+middleware = [GdalItemIdMiddleware]
+
+
+# ---------------------------------------------------------------- mount
+
+# what our Features routes add to pygeoapi's own list (it reads this list when answering /conformance)
+EXTRA_CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/sorting",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
+]
+
+
+def _load_pygeoapi(cfg: dict):
+    from pygeoapi.api import itemtypes
+
+    for uri in EXTRA_CONFORMANCE:
+        if uri not in itemtypes.CONFORMANCE_CLASSES_FEATURES:
+            itemtypes.CONFORMANCE_CLASSES_FEATURES.append(uri)
+    cfg_path, api_path = write_pygeoapi_files(cfg)
+    os.environ["PYGEOAPI_CONFIG"] = str(cfg_path)
+    os.environ["PYGEOAPI_OPENAPI"] = str(api_path)
+    return importlib.import_module("pygeoapi.starlette_app")
+
+
+def mount(routes: list) -> None:
+    raw = load_config()
+    cfg = resolve_config(raw)
+    _state["base"] = cfg["server"]["url"].rstrip("/")
+    _state["other_collections"] = {rid for rid, r in cfg.get("resources", {}).items()
+                                   if r.get("type") == "collection" and rid not in ACTIVE}
+    app = _load_pygeoapi(cfg)
+    _state["pygeoapi_items"] = app.collection_items
+    _state["pygeoapi_queryables"] = app.collection_queryables
+    ours = [
+        Route("/collections/{collection_id}/items", items, methods=["GET", "POST"]),
+        Route("/collections/{collection_id}/items/{feature_id}", item, methods=["GET", "PUT", "PATCH", "DELETE"]),
+        Route("/collections/{collection_id}/queryables", queryables, methods=["GET"]),
+    ]
+    try:
+        tiles = importlib.import_module("civicgrid.layers.tiles")
+        ours.extend(getattr(tiles, "routes", []))
+    except ModuleNotFoundError as exc:
+        if exc.name != "civicgrid.layers.tiles":
+            raise
+    static = Mount("/static", app=app.APP.routes[0].app) if app.APP.routes else None
+    inner = ours + ([static] if static else []) + list(app.api_routes)
+    routes.append(Route("/ogc", _landing_redirect))  # the web UI's catch-all at / would answer 404
+    routes.append(Mount("/ogc", routes=inner))
+
+
+async def _landing_redirect(request: Request) -> Response:
+    query = request.url.query
+    return RedirectResponse("/ogc/" + ("?" + query if query else ""), status_code=307)
+
+
+async def on_shutdown() -> None:
+    await close_pool()

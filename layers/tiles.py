@@ -1,0 +1,532 @@
+"""OGC API - Tiles: Mapbox vector tiles (WebMercatorQuad) straight from PostGIS, cached in PostgreSQL.
+
+Routes (paths relative to /ogc, placed before pygeoapi's):
+
+| path | what |
+| --- | --- |
+| /collections/{id}/tiles | the tilesets of a collection (only WebMercatorQuad) |
+| /collections/{id}/tiles/WebMercatorQuad | tileset metadata: OGC links plus TileJSON 3 fields (MapLibre reads it as a source `url`) |
+| /collections/{id}/tiles/WebMercatorQuad/{z}/{y}/{x} | one MVT tile |
+| /tiles, /tiles/WebMercatorQuad, /tiles/WebMercatorQuad/{z}/{y}/{x} | the offline basemap (底图): a dataset tileset with several layers |
+| /tileMatrixSets, /tileMatrixSets/WebMercatorQuad | the tile matrix set (pygeoapi only serves /TileMatrixSets) |
+
+Tiles are built by one SQL statement per layer (layers/sql/tiles_*.sql) with integer SRIDs
+(`ST_Transform(geom, 3857)`; a text CRS makes PostGIS build a projection per row). Below a layer's
+`detail_zoom` points are counted in cells aligned with the tile (one point per cell with `count`)
+and polygons are simplified by a tolerance that grows with the tile size, so a z10 tile of the whole
+town stays small. An empty tile answers 204 No Content.
+
+Rendered tiles land in `tile_cache` (migration 0450) after the response is sent; statement-level
+triggers on the source tables delete the cached tiles under changed rows and bump a per-layer
+version, which is also the tile's ETag.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError, model_validator
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from civicgrid.errors import CivicgridError, InvalidInput, NotFound
+from civicgrid.settings import get_settings
+
+log = logging.getLogger("civicgrid.tiles")
+
+SQL_DIR = Path(__file__).with_name("sql")
+TMS_ID = "WebMercatorQuad"
+TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
+MVT_TYPE = "application/vnd.mapbox-vector-tile"
+MAX_ZOOM = 22
+EXTENT = 4096
+# 64 of 4096 units: the buffer ST_AsMVTGeom keeps around a tile; the cache remembers it for invalidation
+MARGIN = 64 / EXTENT
+WORLD = 2 * 20037508.342789244  # width of the Web Mercator square in metres
+
+
+def tile_width(z: int) -> float:
+    return WORLD / (1 << z)
+
+
+@dataclass(frozen=True)
+class TileLayer:
+    """One vector tile layer. `detail_zoom`: from this zoom every feature is in the tile; below it
+    points are aggregated in cells of `tile width / cells_per_tile` (×2 and ×4 finer on the two
+    zooms just below `detail_zoom`). Polygons are simplified by zoom instead."""
+
+    id: str
+    title: str
+    description: str
+    geometry_type: str              # points | lines | polygons (OGC tileset `geometryDimension`)
+    detail_sql: str
+    clustered_sql: str | None = None
+    detail_zoom: int = 0
+    cells_per_tile: int = 16      # 32 screen pixels per cell on a 512-pixel tile
+    minzoom: int = 8
+    maxzoom: int = MAX_ZOOM
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def statement(self, z: int) -> tuple[str, dict]:
+        width = tile_width(z)
+        params = {"margin": MARGIN}
+        if self.clustered_sql and z < self.detail_zoom:
+            # finer cells on the last zooms before detail: there a cell mostly holds one feature
+            per_tile = self.cells_per_tile * (4 if z == self.detail_zoom - 1 else 2 if z == self.detail_zoom - 2 else 1)
+            params.update(cells=(1 << z) * per_tile, cells_per_tile=per_tile)
+            return _sql(self.clustered_sql), params
+        # one tile unit of simplification; two below z13 where grids are tiny on screen
+        params["tolerance"] = width / EXTENT * (2 if z < 13 else 1) if z < 16 else 0.0
+        return _sql(self.detail_sql), params
+
+
+# The collections served as tiles. The OGC collection registry (layers/collections.py) names the
+# same ids; tiles need their own SQL, so the mapping lives here.
+LAYERS: dict[str, TileLayer] = {
+    "urban-components": TileLayer(
+        "urban-components", "城市部件 Urban components",
+        "管理部件；低于 15 级按格网聚合（count = 部件数，major = 最多的大类）",
+        "points", "tiles_urban_components.sql", "tiles_urban_components_clustered.sql", detail_zoom=15,
+        fields={"id": "部件标识码", "type_code": "部件类型代码", "major": "大类代码", "name": "部件名称",
+                "status": "部件状态", "count": "聚合数（低级别）"}),
+    "cases": TileLayer(
+        "cases", "案件 Cases", "案件（公开字段）；低于 15 级按格网聚合（count, open_count, sla_color）",
+        "points", "tiles_cases.sql", "tiles_cases_clustered.sql", detail_zoom=15,
+        fields={"id": "案件ID", "case_number": "案件编号", "channel": "来源", "category_code": "类别代码",
+                "category_name": "类别", "urgency": "紧急程度", "state": "状态", "is_closed": "已结案",
+                "sla_color": "时限灯", "reported_at": "上报时间", "count": "聚合数", "open_count": "未结案数"}),
+    "unit-grids": TileLayer(
+        "unit-grids", "单元网格 Unit grids", "现行单元网格；低级别按瓦片分辨率简化",
+        "polygons", "tiles_unit_grids.sql", minzoom=10,
+        fields={"code": "网格编码", "name": "网格名称", "community_code": "社区编码", "land_use": "用地类别",
+                "area_m2": "面积（平方米）"}),
+    "pois": TileLayer(
+        "pois", "兴趣点 POIs", "兴趣点；低于 15 级按格网聚合", "points", "tiles_pois.sql",
+        "tiles_pois_clustered.sql", detail_zoom=15,
+        fields={"id": "ID", "name": "名称", "category": "类别", "address": "地址", "count": "聚合数"}),
+}
+
+
+@lru_cache(maxsize=None)
+def _sql(name: str) -> str:
+    return (SQL_DIR / name).read_text()
+
+
+# ------------------------------------------------------------------ the basemap (底图) dataset
+
+BASEMAP = "basemap"
+
+
+@dataclass(frozen=True)
+class BasemapPart:
+    """One layer of the basemap, drawn from `table` when it exists."""
+
+    name: str
+    table: str
+    sql: str
+
+
+BASEMAP_PARTS = (
+    BasemapPart("landuse", "unit_grid", "tiles_basemap_landuse.sql"),
+    BasemapPart("road", "demo_road", "tiles_basemap_road.sql"),
+    BasemapPart("community", "community", "tiles_basemap_community.sql"),
+    BasemapPart("town", "town", "tiles_basemap_town.sql"),
+)
+BASEMAP_FIELDS = {
+    "landuse": {"land_use": "用地类别", "kind": "类型（居住/商业/工业/绿地/农田/水域/其他）"},
+    "road": {"name": "道路名称", "kind": "道路等级（arterial 主干路, street 街道, lane 巷道）"},
+    "community": {"code": "社区编码", "name": "社区/村名称", "kind": "社区/村", "label": "1 = 标注点"},
+    "town": {"code": "镇编码", "name": "镇名称"},
+}
+
+
+class _Basemap:
+    """Which parts exist in this database (checked once per database)."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, list[BasemapPart]] = {}
+
+    async def parts_for(self, conn, dsn: str) -> list[BasemapPart]:
+        if dsn not in self.parts:
+            found = []
+            for part in BASEMAP_PARTS:
+                cur = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", [part.table])
+                if (await cur.fetchone())[0]:
+                    found.append(part)
+            for part in found:
+                try:
+                    await conn.execute("SELECT tile_cache_watch(%s::regclass, ARRAY[%s])", [part.table, BASEMAP])
+                except Exception as exc:  # a read-only role cannot add triggers: tiles still work
+                    log.warning("basemap cache cannot watch %s: %s", part.table, exc)
+            self.parts[dsn] = found
+        return self.parts[dsn]
+
+
+_basemap = _Basemap()
+
+
+# ------------------------------------------------------------------ database access
+
+_pools: dict[tuple[int, str], object] = {}
+
+
+async def _pool():
+    """One small async pool per event loop and database (tests run several loops)."""
+    from psycopg_pool import AsyncConnectionPool
+
+    dsn = get_settings().dsn
+    key = (id(asyncio.get_running_loop()), dsn)
+    pool = _pools.get(key)
+    if pool is None:
+        pool = AsyncConnectionPool(dsn, min_size=1, max_size=4, open=False,
+                                   kwargs={"autocommit": True}, name="civicgrid-tiles")
+        await pool.open()
+        _pools[key] = pool
+    return pool
+
+
+async def _cached(conn, layer: str, z: int, x: int, y: int):
+    cur = await conn.execute(
+        "SELECT t.data, coalesce(v.version, 0) AS version FROM tile_cache t "
+        "LEFT JOIN tile_layer_version v ON v.layer = t.layer "
+        "WHERE t.layer = %s AND t.z = %s AND t.x = %s AND t.y = %s", [layer, z, x, y])
+    return await cur.fetchone()
+
+
+async def _version(conn, layer: str) -> int:
+    cur = await conn.execute("SELECT coalesce((SELECT version FROM tile_layer_version WHERE layer = %s), 0)", [layer])
+    return (await cur.fetchone())[0]
+
+
+async def _store(layer: str, z: int, x: int, y: int, version: int, data: bytes) -> None:
+    try:
+        pool = await _pool()
+        async with pool.connection() as conn:
+            await conn.execute("SELECT tile_cache_put(%s, %s, %s, %s, %s, %s, %s)",
+                               [layer, z, x, y, MARGIN, version, data])
+    except Exception as exc:  # the tile was served; a failed cache write only costs a re-render
+        log.warning("tile cache write failed for %s/%s/%s/%s: %s", layer, z, x, y, exc)
+
+
+async def render(layer_id: str, z: int, x: int, y: int, *, use_cache: bool = True) -> tuple[bytes, int, bool]:
+    """The MVT bytes of one tile, the layer version, and whether it must still be cached."""
+    pool = await _pool()
+    async with pool.connection() as conn:
+        if use_cache:
+            hit = await _cached(conn, layer_id, z, x, y)
+            if hit is not None:
+                return bytes(hit[0]), hit[1], False
+        version = await _version(conn, layer_id)
+        if layer_id == BASEMAP:
+            parts = await _basemap.parts_for(conn, get_settings().dsn)
+            params = {"z": z, "x": x, "y": y, "margin": MARGIN, "tolerance": tile_width(z) / EXTENT * 2}
+            data = b""
+            for part in parts:
+                if z < 13 and part.name == "landuse":
+                    params["tolerance"] = tile_width(z) / EXTENT * 4
+                cur = await conn.execute(_sql(part.sql), params)
+                data += bytes((await cur.fetchone())[0] or b"")
+        else:
+            statement, extra = LAYERS[layer_id].statement(z)
+            cur = await conn.execute(statement, {"z": z, "x": x, "y": y, **extra})
+            data = bytes((await cur.fetchone())[0] or b"")
+    return data, version, True
+
+
+async def town_extent() -> list[float] | None:
+    """[west, south, east, north] of the town in lon/lat, None before a town is loaded."""
+    pool = await _pool()
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+                                 "FROM (SELECT ST_Extent(geom) AS e FROM town) s")
+        row = await cur.fetchone()
+    return [round(v, 6) for v in row] if row and row[0] is not None else None
+
+
+# ------------------------------------------------------------------ parameters
+
+class TileAddress(BaseModel):
+    """A tile of WebMercatorQuad: tileMatrix (z), tileRow (y), tileCol (x)."""
+
+    tileMatrix: int = Field(ge=0, le=MAX_ZOOM)
+    tileRow: int = Field(ge=0)
+    tileCol: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _inside_matrix(self):
+        size = 1 << self.tileMatrix
+        if self.tileRow >= size:
+            raise ValueError(f"tileRow must be below {size} at tileMatrix {self.tileMatrix}")
+        if self.tileCol >= size:
+            raise ValueError(f"tileCol must be below {size} at tileMatrix {self.tileMatrix}")
+        return self
+
+
+def _validated(model, **values):
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = err["loc"][0] if err["loc"] else None
+        if name is None:
+            name = "tileRow" if "tileRow" in err["msg"] else "tileCol"
+        raise InvalidInput(f"{name}: {err['msg']}", field=str(name)) from None
+
+
+ALLOWED_QUERY = {"f"}
+
+
+def _check_query(request: Request, formats: set[str]) -> None:
+    for key in request.query_params:
+        if key not in ALLOWED_QUERY:
+            raise InvalidInput(f"unknown query parameter '{key}'", field=key)
+    f = request.query_params.get("f")
+    if f is not None and f not in formats:
+        raise InvalidInput(f"f must be one of {', '.join(sorted(formats))}", field="f")
+
+
+def _layer(collection_id: str) -> TileLayer:
+    layer = LAYERS.get(collection_id)
+    if layer is None:
+        raise NotFound(f"collection '{collection_id}' has no tiles (tiled: {', '.join(LAYERS)})",
+                       field="collectionId")
+    return layer
+
+
+def _tms(request: Request) -> None:
+    tms = request.path_params.get("tms")
+    if tms != TMS_ID:
+        raise NotFound(f"tile matrix set '{tms}' is not offered (only {TMS_ID})", field="tileMatrixSetId")
+
+
+def _errors(handler):
+    """Our errors as OGC exception JSON here, whichever app mounts these routes."""
+
+    async def wrapper(request: Request):
+        try:
+            return await handler(request)
+        except CivicgridError as exc:
+            return JSONResponse(exc.to_json(), status_code=exc.status)
+
+    wrapper.__name__ = handler.__name__
+    wrapper.__doc__ = handler.__doc__
+    return wrapper
+
+
+def _ogc_base(request: Request) -> str:
+    # Starlette keeps the mount prefix in root_path; without a mount (tests) the routes sit at /
+    path = request.url.path
+    for marker in ("/collections/", "/tiles", "/tileMatrixSets"):
+        idx = path.find(marker)
+        if idx >= 0:
+            return f"{request.url.scheme}://{request.url.netloc}{path[:idx]}"
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+# ------------------------------------------------------------------ documents
+
+def _tileset_summary(base: str, prefix: str, title: str) -> dict:
+    href = f"{base}{prefix}/tiles/{TMS_ID}"
+    return {
+        "title": title, "dataType": "vector", "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        "tileMatrixSetURI": TMS_URI,
+        "links": [
+            {"rel": "self", "type": "application/json", "title": f"{title} ({TMS_ID})", "href": href},
+            {"rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "type": "application/json",
+             "href": f"{base}/tileMatrixSets/{TMS_ID}"},
+        ],
+    }
+
+
+def _tileset(base: str, prefix: str, title: str, description: str, vector_layers: list[dict],
+             minzoom: int, maxzoom: int, bounds: list[float] | None) -> dict:
+    href = f"{base}{prefix}/tiles/{TMS_ID}"
+    template = href + "/{z}/{y}/{x}"
+    doc = _tileset_summary(base, prefix, title)
+    doc.update({
+        "description": description,
+        "tileMatrixSetLimits": [
+            {"tileMatrix": str(z), **_limits(bounds, z)} for z in range(minzoom, maxzoom + 1)
+        ] if bounds else [],
+        "layers": [{"id": v["id"], "dataType": "vector", "geometryDimension": v.get("geometry_dimension"),
+                    "propertiesSchema": {"type": "object", "properties": {
+                        k: {"description": d} for k, d in v["fields"].items()}}} for v in vector_layers],
+        # TileJSON 3.0 for MapLibre and other web clients
+        "tilejson": "3.0.0", "name": title, "scheme": "xyz", "tiles": [template],
+        "minzoom": minzoom, "maxzoom": maxzoom,
+        "vector_layers": [{"id": v["id"], "description": v.get("description", ""), "fields": v["fields"],
+                           "minzoom": minzoom, "maxzoom": maxzoom} for v in vector_layers],
+    })
+    if bounds:
+        doc["bounds"] = bounds
+        doc["center"] = [round((bounds[0] + bounds[2]) / 2, 6), round((bounds[1] + bounds[3]) / 2, 6), 13]
+    doc["links"].append({"rel": "item", "type": MVT_TYPE, "templated": True, "href":
+                         href + "/{tileMatrix}/{tileRow}/{tileCol}"})
+    return doc
+
+
+def lonlat_to_tile(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """(x, y) of the WebMercatorQuad tile holding a point."""
+    n = 1 << z
+    x = int((lon + 180) / 360 * n)
+    lat_r = math.radians(max(min(lat, 85.0511), -85.0511))
+    y = int((1 - math.log(math.tan(lat_r) + 1 / math.cos(lat_r)) / math.pi) / 2 * n)
+    return min(max(x, 0), n - 1), min(max(y, 0), n - 1)
+
+
+def _limits(bounds: list[float], z: int) -> dict:
+    x0, y0 = lonlat_to_tile(bounds[0], bounds[3], z)
+    x1, y1 = lonlat_to_tile(bounds[2], bounds[1], z)
+    return {"minTileRow": y0, "maxTileRow": y1, "minTileCol": x0, "maxTileCol": x1}
+
+
+_DIMENSION = {"points": 0, "lines": 1, "polygons": 2}
+
+
+# ------------------------------------------------------------------ endpoints
+
+@_errors
+async def collection_tilesets(request: Request) -> JSONResponse:
+    layer = _layer(request.path_params["collection_id"])
+    _check_query(request, {"json"})
+    base = _ogc_base(request)
+    prefix = f"/collections/{layer.id}"
+    return JSONResponse({
+        "links": [{"rel": "self", "type": "application/json", "href": f"{base}{prefix}/tiles"},
+                  {"rel": "collection", "type": "application/json", "href": f"{base}{prefix}"}],
+        "tilesets": [_tileset_summary(base, prefix, layer.title)],
+    })
+
+
+@_errors
+async def collection_tileset(request: Request) -> JSONResponse:
+    layer = _layer(request.path_params["collection_id"])
+    _tms(request)
+    _check_query(request, {"json", "tilejson"})
+    base = _ogc_base(request)
+    vector = [{"id": layer.id, "description": layer.description, "fields": layer.fields,
+               "geometry_dimension": _DIMENSION[layer.geometry_type]}]
+    return JSONResponse(_tileset(base, f"/collections/{layer.id}", layer.title, layer.description, vector,
+                                 layer.minzoom, layer.maxzoom, await town_extent()))
+
+
+def _tile_address(request: Request) -> TileAddress:
+    p = request.path_params
+    values = {}
+    for name, key in (("tileMatrix", "z"), ("tileRow", "y"), ("tileCol", "x")):
+        raw = p[key]
+        if not raw.isdigit() or len(raw) > 9:
+            raise InvalidInput(f"{name} must be a non-negative integer, got '{raw}'", field=name)
+        values[name] = int(raw)
+    return _validated(TileAddress, **values)
+
+
+async def _tile_response(request: Request, layer_id: str) -> Response:
+    _tms(request)
+    _check_query(request, {"mvt"})
+    a = _tile_address(request)
+    z, x, y = a.tileMatrix, a.tileCol, a.tileRow
+    data, version, fresh = await render(layer_id, z, x, y)
+    etag = f'W/"{layer_id}-{version}-{z}-{x}-{y}"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=60"}
+    task = BackgroundTask(_store, layer_id, z, x, y, version, data) if fresh else None
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers, background=task)
+    if not data:
+        return Response(status_code=204, headers=headers, background=task)
+    return Response(data, media_type=MVT_TYPE, headers=headers, background=task)
+
+
+@_errors
+async def collection_tile(request: Request) -> Response:
+    layer = _layer(request.path_params["collection_id"])
+    return await _tile_response(request, layer.id)
+
+
+@_errors
+async def dataset_tilesets(request: Request) -> JSONResponse:
+    _check_query(request, {"json"})
+    base = _ogc_base(request)
+    return JSONResponse({"links": [{"rel": "self", "type": "application/json", "href": f"{base}/tiles"}],
+                         "tilesets": [_tileset_summary(base, "", "底图 Basemap")]})
+
+
+@_errors
+async def dataset_tileset(request: Request) -> JSONResponse:
+    _tms(request)
+    _check_query(request, {"json", "tilejson"})
+    base = _ogc_base(request)
+    pool = await _pool()
+    async with pool.connection() as conn:
+        parts = await _basemap.parts_for(conn, get_settings().dsn)
+    vector = [{"id": p.name, "fields": BASEMAP_FIELDS[p.name],
+               "geometry_dimension": 1 if p.name in ("road", "town") else 2} for p in parts]
+    return JSONResponse(_tileset(base, "", "底图 Basemap", "离线矢量底图：用地、道路、社区/村与镇界",
+                                 vector, 8, 18, await town_extent()))
+
+
+@_errors
+async def dataset_tile(request: Request) -> Response:
+    return await _tile_response(request, BASEMAP)
+
+
+@lru_cache(maxsize=1)
+def _webmercatorquad() -> dict:
+    import pygeoapi
+
+    path = Path(pygeoapi.__file__).parent / "resources" / "definitions" / "tiles" / "WebMercatorQuad.json"
+    return json.loads(path.read_text())
+
+
+@_errors
+async def tile_matrix_sets(request: Request) -> JSONResponse:
+    _check_query(request, {"json"})
+    base = _ogc_base(request)
+    return JSONResponse({"tileMatrixSets": [{"id": TMS_ID, "title": "Google Maps Compatible for the World",
+                                             "uri": TMS_URI, "links": [
+                                                 {"rel": "self", "type": "application/json",
+                                                  "href": f"{base}/tileMatrixSets/{TMS_ID}"}]}]})
+
+
+@_errors
+async def tile_matrix_set(request: Request) -> JSONResponse:
+    _tms(request)
+    _check_query(request, {"json"})
+    return JSONResponse(_webmercatorquad())
+
+
+routes = [
+    Route("/collections/{collection_id}/tiles", collection_tilesets),
+    Route("/collections/{collection_id}/tiles/{tms}", collection_tileset),
+    Route("/collections/{collection_id}/tiles/{tms}/{z}/{y}/{x}", collection_tile),
+    Route("/tiles", dataset_tilesets),
+    Route("/tiles/{tms}", dataset_tileset),
+    Route("/tiles/{tms}/{z}/{y}/{x}", dataset_tile),
+    Route("/tileMatrixSets", tile_matrix_sets),
+    Route("/tileMatrixSets/{tms}", tile_matrix_set),
+]
+
+
+# ------------------------------------------------------------------ measurement helpers (tests, bench)
+
+def densest_tile(conn, collection_id: str, z: int) -> tuple[int, int, int, int]:
+    """(z, x, y, count) of the tile holding most features of a point collection (sync connection)."""
+    table = {"urban-components": "component", "cases": "cases", "pois": "poi", "unit-grids": "unit_grid"}[collection_id]
+    from psycopg import sql
+
+    row = conn.execute(sql.SQL(
+        "SELECT floor((ST_X(p) + {half}) / {w})::int AS x, floor(({half} - ST_Y(p)) / {w})::int AS y, count(*) AS n "
+        "FROM (SELECT ST_Transform(ST_PointOnSurface(geom), 3857) AS p FROM {t} WHERE geom IS NOT NULL) s "
+        "GROUP BY 1, 2 ORDER BY n DESC LIMIT 1").format(
+            half=sql.Literal(WORLD / 2), w=sql.Literal(tile_width(z)), t=sql.Identifier(table))).fetchone()
+    if row is None:
+        raise NotFound(f"{collection_id} has no features")
+    values = list(row.values()) if isinstance(row, dict) else list(row)
+    return z, values[0], values[1], values[2]
