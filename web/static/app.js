@@ -1,0 +1,263 @@
+// 一张图: the town's web map. MapLibre GL JS and pmtiles come from static/vendor (npm, pinned).
+// Everything it draws comes from this server: the basemap and the layers as vector tiles from
+// /ogc, the imagery as a PMTiles archive read with range requests. Labels are drawn from local
+// fonts (no glyphs URL), so nothing is fetched from the internet.
+import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
+
+const OGC = `${location.origin}/ogc`;
+const FONT = ['WenQuanYi Micro Hei'];
+const LOCAL_FONTS = '"WenQuanYi Micro Hei", "Noto Sans CJK SC", "Microsoft YaHei", sans-serif';
+
+// Component major classes (大类) of GB/T 47678.5-2026 and their colours.
+const MAJOR_COLOURS = ['match', ['get', 'major'],
+    '01', '#1f77b4', '02', '#ff7f0e', '03', '#9467bd', '04', '#2ca02c', '#7f7f7f'];
+const SLA_COLOURS = ['match', ['coalesce', ['get', 'sla_color'], ''],
+    'red', '#d62728', 'yellow', '#f2b01e', 'green', '#2ca02c', '#5b6b7d'];
+
+// What the layer switcher (图层) offers: a title and the style layers it turns on and off.
+const GROUPS = [
+    {id: 'communities', title: '社区/村界', colour: '#8c510a', layers: ['community-line', 'community-label'], on: true},
+    {id: 'unit-grids', title: '单元网格', colour: '#6a51a3', layers: ['unit-grids-fill', 'unit-grids-line'], on: true},
+    {id: 'urban-components', title: '城市部件', colour: '#1f77b4',
+        layers: ['components-cluster', 'components-cluster-count', 'components-point'], on: true},
+    {id: 'cases', title: '案件', colour: '#d62728', layers: ['cases-cluster', 'cases-cluster-count', 'cases-closed', 'cases-point'], on: true},
+    {id: 'pois', title: '兴趣点', colour: '#e7298a', layers: ['pois-cluster', 'pois-point', 'pois-label'], on: false},
+];
+const VECTOR_BASE = ['landuse', 'road-casing', 'road', 'road-label'];
+const IMAGERY_BASE = ['imagery'];
+
+// Titles of clicked features, per source layer.
+const FEATURE_TITLES = {
+    'urban-components': p => p.count ? `城市部件聚合：${p.count} 个` : `城市部件 · ${p.name ?? ''}`,
+    'cases': p => p.count ? `未结案件：${p.open_count} 件（共 ${p.count} 件）` : `案件 ${p.case_number ?? ''}`,
+    'unit-grids': p => `单元网格 · ${p.name ?? p.code}`,
+    'pois': p => p.count ? `兴趣点聚合：${p.count} 个` : `兴趣点 · ${p.name ?? ''}`,
+    'community': p => `${p.kind ?? '社区'} · ${p.name}`,
+};
+
+const status = document.getElementById('status');
+const fieldNames = {};          // source layer → {property: Chinese description} from the TileJSON
+
+function collectionSource(id) {
+    return {type: 'vector', url: `${OGC}/collections/${id}/tiles/WebMercatorQuad`};
+}
+
+function style() {
+    const clusterRadius = ['interpolate', ['linear'], ['get', 'count'], 1, 4, 50, 9, 500, 15, 3000, 20];
+    return {
+        version: 8,
+        name: 'civicgrid',
+        sources: {
+            basemap: {type: 'vector', url: `${OGC}/tiles/WebMercatorQuad`},
+            imagery: {type: 'raster', url: `pmtiles://${location.origin}/basemap/imagery.pmtiles`, tileSize: 256},
+            'urban-components': collectionSource('urban-components'),
+            cases: collectionSource('cases'),
+            'unit-grids': collectionSource('unit-grids'),
+            pois: collectionSource('pois'),
+        },
+        layers: [
+            {id: 'background', type: 'background', paint: {'background-color': '#eef0e6'}},
+            {id: 'landuse', type: 'fill', source: 'basemap', 'source-layer': 'landuse', paint: {
+                'fill-color': ['match', ['get', 'kind'],
+                    'water', '#aad3df', 'farmland', '#e6ecd2', 'green', '#c8e3b5', 'industrial', '#e3dde8',
+                    'commercial', '#f3e0dc', 'urban', '#ece7e1', 'residential', '#f1ebe0', 'transport', '#eeeeee',
+                    '#eef0e6'],
+            }},
+            {id: 'imagery', type: 'raster', source: 'imagery', layout: {visibility: 'none'}},
+            {id: 'road-casing', type: 'line', source: 'basemap', 'source-layer': 'road',
+                layout: {'line-cap': 'round', 'line-join': 'round'}, paint: {
+                    'line-color': '#c9c2b6',
+                    'line-width': ['interpolate', ['exponential', 1.6], ['zoom'], 11,
+                        ['match', ['get', 'kind'], 'arterial', 2.5, 'street', 1.2, 0.5], 17,
+                        ['match', ['get', 'kind'], 'arterial', 22, 'street', 13, 6]],
+                }},
+            {id: 'road', type: 'line', source: 'basemap', 'source-layer': 'road',
+                layout: {'line-cap': 'round', 'line-join': 'round'}, paint: {
+                    'line-color': ['match', ['get', 'kind'], 'arterial', '#fcd990', '#ffffff'],
+                    'line-width': ['interpolate', ['exponential', 1.6], ['zoom'], 11,
+                        ['match', ['get', 'kind'], 'arterial', 1.6, 'street', 0.7, 0.3], 17,
+                        ['match', ['get', 'kind'], 'arterial', 19, 'street', 11, 4.5]],
+                }},
+            {id: 'unit-grids-fill', type: 'fill', source: 'unit-grids', 'source-layer': 'unit-grids', minzoom: 13,
+                paint: {'fill-color': '#6a51a3', 'fill-opacity': 0.02}},
+            {id: 'unit-grids-line', type: 'line', source: 'unit-grids', 'source-layer': 'unit-grids', minzoom: 12,
+                paint: {'line-color': '#6a51a3', 'line-opacity': 0.45,
+                    'line-width': ['interpolate', ['linear'], ['zoom'], 12, 0.3, 16, 1.2]}},
+            {id: 'community-line', type: 'line', source: 'basemap', 'source-layer': 'community',
+                filter: ['==', ['get', 'label'], 0],
+                paint: {'line-color': '#8c510a', 'line-width': 1.4, 'line-dasharray': [4, 2], 'line-opacity': 0.8}},
+            {id: 'town-line', type: 'line', source: 'basemap', 'source-layer': 'town',
+                paint: {'line-color': '#b2182b', 'line-width': 2.4, 'line-opacity': 0.85}},
+            {id: 'road-label', type: 'symbol', source: 'basemap', 'source-layer': 'road', minzoom: 14,
+                layout: {'symbol-placement': 'line', 'text-field': ['get', 'name'], 'text-font': FONT, 'text-size': 12},
+                paint: {'text-color': '#5a4f3f', 'text-halo-color': '#fff', 'text-halo-width': 1.5}},
+            {id: 'components-cluster', type: 'circle', source: 'urban-components', 'source-layer': 'urban-components',
+                filter: ['has', 'count'], paint: {
+                    'circle-color': MAJOR_COLOURS, 'circle-opacity': 0.75, 'circle-radius': clusterRadius,
+                    'circle-stroke-color': '#fff', 'circle-stroke-width': 1}},
+            {id: 'components-cluster-count', type: 'symbol', source: 'urban-components', 'source-layer': 'urban-components',
+                filter: ['all', ['has', 'count'], ['>=', ['get', 'count'], 10]],
+                layout: {'text-field': ['to-string', ['get', 'count']], 'text-font': FONT, 'text-size': 10,
+                    'text-allow-overlap': true},
+                paint: {'text-color': '#fff'}},
+            {id: 'components-point', type: 'circle', source: 'urban-components', 'source-layer': 'urban-components',
+                filter: ['!', ['has', 'count']], paint: {
+                    'circle-color': MAJOR_COLOURS,
+                    'circle-radius': ['interpolate', ['linear'], ['zoom'], 14, 2.2, 18, 6],
+                    'circle-stroke-color': ['match', ['get', 'status'], '完好', '#ffffff', '#d62728'],
+                    'circle-stroke-width': ['match', ['get', 'status'], '完好', 0.6, 1.6]}},
+            {id: 'pois-cluster', type: 'circle', source: 'pois', 'source-layer': 'pois', filter: ['has', 'count'],
+                paint: {'circle-color': '#e7298a', 'circle-opacity': 0.6, 'circle-radius': clusterRadius}},
+            {id: 'pois-point', type: 'circle', source: 'pois', 'source-layer': 'pois', filter: ['!', ['has', 'count']],
+                paint: {'circle-color': '#e7298a', 'circle-radius': 4, 'circle-stroke-color': '#fff', 'circle-stroke-width': 1}},
+            {id: 'pois-label', type: 'symbol', source: 'pois', 'source-layer': 'pois', filter: ['!', ['has', 'count']],
+                layout: {'text-field': ['get', 'name'], 'text-font': FONT, 'text-size': 11, 'text-offset': [0, 1.1],
+                    'text-anchor': 'top', 'text-optional': true},
+                paint: {'text-color': '#7a1f4f', 'text-halo-color': '#fff', 'text-halo-width': 1.2}},
+            // the command centre watches open cases: clusters count them; closed ones appear from zoom 16
+            {id: 'cases-cluster', type: 'circle', source: 'cases', 'source-layer': 'cases',
+                filter: ['all', ['has', 'count'], ['>', ['get', 'open_count'], 0]],
+                paint: {'circle-color': SLA_COLOURS, 'circle-opacity': 0.85,
+                    'circle-radius': ['interpolate', ['linear'], ['get', 'open_count'], 1, 7, 20, 11, 200, 18],
+                    'circle-stroke-color': '#fff', 'circle-stroke-width': 1.2}},
+            {id: 'cases-cluster-count', type: 'symbol', source: 'cases', 'source-layer': 'cases',
+                filter: ['all', ['has', 'count'], ['>', ['get', 'open_count'], 0]],
+                layout: {'text-field': ['to-string', ['get', 'open_count']], 'text-font': FONT, 'text-size': 10,
+                    'text-allow-overlap': true},
+                paint: {'text-color': '#fff'}},
+            {id: 'cases-closed', type: 'circle', source: 'cases', 'source-layer': 'cases', minzoom: 16,
+                filter: ['all', ['!', ['has', 'count']], ['==', ['get', 'is_closed'], true]],
+                paint: {'circle-color': '#5b6b7d', 'circle-opacity': 0.45, 'circle-radius': 4,
+                    'circle-stroke-color': '#fff', 'circle-stroke-width': 1}},
+            {id: 'cases-point', type: 'circle', source: 'cases', 'source-layer': 'cases',
+                filter: ['all', ['!', ['has', 'count']], ['!=', ['get', 'is_closed'], true]],
+                paint: {'circle-color': SLA_COLOURS, 'circle-radius': ['interpolate', ['linear'], ['zoom'], 13, 4, 18, 8],
+                    'circle-stroke-color': '#fff', 'circle-stroke-width': 1.5}},
+            {id: 'community-label', type: 'symbol', source: 'basemap', 'source-layer': 'community',
+                filter: ['==', ['get', 'label'], 1],
+                layout: {'text-field': ['get', 'name'], 'text-font': FONT,
+                    'text-size': ['interpolate', ['linear'], ['zoom'], 11, 11, 16, 16]},
+                paint: {'text-color': '#4a2a05', 'text-halo-color': 'rgba(255,255,255,0.9)', 'text-halo-width': 1.8}},
+        ],
+    };
+}
+
+const protocol = new pmtiles.Protocol();
+maplibregl.addProtocol('pmtiles', protocol.tile);
+
+const map = new maplibregl.Map({
+    container: 'map',
+    style: style(),
+    center: [116.65, 40.13],
+    zoom: 12,
+    maxZoom: 19,
+    localIdeographFontFamily: LOCAL_FONTS,
+    attributionControl: {compact: true, customAttribution: '仁和镇综合执法指挥中心 · 底图与影像由本系统数据生成'},
+    hash: false,
+});
+window.map = map;
+map.addControl(new maplibregl.NavigationControl({visualizePitch: false}), 'top-right');
+map.addControl(new maplibregl.ScaleControl({unit: 'metric'}), 'bottom-left');
+
+let townBounds = null;
+
+async function loadTownBounds() {
+    const response = await fetch(`${OGC}/tiles/WebMercatorQuad`);
+    if (!response.ok) return;
+    const tileset = await response.json();
+    for (const layer of tileset.vector_layers ?? []) fieldNames[layer.id] = layer.fields;
+    if (tileset.bounds) {
+        townBounds = [[tileset.bounds[0], tileset.bounds[1]], [tileset.bounds[2], tileset.bounds[3]]];
+        map.fitBounds(townBounds, {padding: 24, animate: false});
+    }
+    for (const id of ['urban-components', 'cases', 'unit-grids', 'pois']) {
+        fetch(`${OGC}/collections/${id}/tiles/WebMercatorQuad`).then(r => r.ok ? r.json() : null).then(doc => {
+            for (const layer of doc?.vector_layers ?? []) fieldNames[layer.id] = layer.fields;
+        });
+    }
+}
+
+function buildLayerSwitcher() {
+    const box = document.getElementById('layers');
+    for (const group of GROUPS) {
+        const label = document.createElement('label');
+        const input = Object.assign(document.createElement('input'), {type: 'checkbox', checked: group.on});
+        input.dataset.group = group.id;
+        input.addEventListener('change', () => setGroupVisible(group, input.checked));
+        const swatch = Object.assign(document.createElement('span'), {className: 'swatch'});
+        swatch.style.background = group.colour;
+        label.append(input, swatch, group.title);
+        box.append(label);
+        setGroupVisible(group, group.on);
+    }
+}
+
+function setGroupVisible(group, visible) {
+    for (const id of group.layers) map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
+}
+
+function setBasemap(kind) {
+    const imagery = kind === 'imagery';
+    for (const id of VECTOR_BASE) map.setLayoutProperty(id, 'visibility', imagery ? 'none' : 'visible');
+    for (const id of IMAGERY_BASE) map.setLayoutProperty(id, 'visibility', imagery ? 'visible' : 'none');
+    // labels and outlines stay; on imagery they need a light halo colour to be read
+    map.setPaintProperty('community-label', 'text-color', imagery ? '#fff7d6' : '#4a2a05');
+    map.setPaintProperty('community-label', 'text-halo-color', imagery ? 'rgba(0,0,0,0.7)' : 'rgba(255,255,255,0.9)');
+    map.setPaintProperty('community-line', 'line-color', imagery ? '#ffd54a' : '#8c510a');
+    document.body.dataset.basemap = kind;
+}
+window.setBasemap = setBasemap;
+
+const escapeHtml = s => String(s).replace(/[&<>"']/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c]));
+
+function popupHtml(feature) {
+    const sourceLayer = feature.sourceLayer;
+    const props = feature.properties;
+    const title = (FEATURE_TITLES[sourceLayer] ?? (() => sourceLayer))(props);
+    const names = fieldNames[sourceLayer] ?? {};
+    const rows = Object.entries(props)
+        .filter(([key]) => key !== 'label')
+        .map(([key, value]) => `<tr><th>${escapeHtml(names[key] ?? key)}</th><td>${escapeHtml(value)}</td></tr>`)
+        .join('');
+    return `<h3>${escapeHtml(title)}</h3><table>${rows}</table>`;
+}
+
+const CLICKABLE = ['cases-point', 'cases-closed', 'cases-cluster', 'components-point', 'components-cluster', 'pois-point',
+    'pois-cluster', 'unit-grids-fill'];
+
+map.on('click', event => {
+    const layers = CLICKABLE.filter(id => map.getLayer(id) && map.getLayoutProperty(id, 'visibility') !== 'none');
+    const pad = 4;
+    const box = [[event.point.x - pad, event.point.y - pad], [event.point.x + pad, event.point.y + pad]];
+    const [feature] = map.queryRenderedFeatures(box, {layers});
+    if (!feature) return;
+    if (feature.properties.count && map.getZoom() < 15) {
+        map.easeTo({center: event.lngLat, zoom: Math.min(map.getZoom() + 2, 16)});
+        return;
+    }
+    new maplibregl.Popup({maxWidth: '320px'}).setLngLat(event.lngLat).setHTML(popupHtml(feature)).addTo(map);
+});
+for (const id of CLICKABLE) {
+    map.on('mouseenter', id, () => { map.getCanvas().style.cursor = 'pointer'; });
+    map.on('mouseleave', id, () => { map.getCanvas().style.cursor = ''; });
+}
+
+document.querySelectorAll('input[name="basemap"]').forEach(input =>
+    input.addEventListener('change', () => input.checked && setBasemap(input.value)));
+document.getElementById('full-extent').addEventListener('click', () => {
+    if (townBounds) map.fitBounds(townBounds, {padding: 24});
+});
+
+map.on('error', event => {
+    // a missing optional source (e.g. imagery before a town is loaded) is shown, not thrown
+    status.textContent = `加载失败：${event.error?.message ?? event.error}`;
+    console.error(event.error);
+});
+
+map.on('load', async () => {
+    buildLayerSwitcher();
+    setBasemap('vector');
+    await loadTownBounds();
+    status.textContent = '';
+    document.body.dataset.ready = '1';
+});
