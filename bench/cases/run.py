@@ -1,0 +1,243 @@
+"""Cases bench: intake and transition throughput through HTTP with 8 concurrent clients.
+
+    .venv/bin/python bench/cases/run.py [--seconds 20] [--clients 8] [--workers 1] [--history 20000]
+
+Starts a throwaway PostgreSQL cluster (or uses BENCH_DATABASE_URL), migrates it, builds the small test
+town plus `--history` older cases in the last 72 h (so the 50 m duplicate check has neighbours),
+starts `civicgrid serve` with the role header trusted, and drives it with httpx clients.
+Each intake does location → grids → officer → category → department rule → workflow rule →
+case number → duplicate check → case + event + timers, in one transaction. Prints a table.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+CATEGORIES = ["06010", "06011", "06012", "06036", "09005", "09006", "09009", "09010", "07001", "01037", "01002"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(url: str, history: int, demo: float | None) -> list[tuple[float, float]]:
+    """Migrate, load a town, add `history` recent cases; returns points inside the town to report at."""
+    from civicgrid.cases import testing
+    from civicgrid.db import connect, migrate
+
+    migrate(url)
+    if demo:
+        from civicgrid.demo import load
+
+        load(scale=demo, url=url, progress=False)
+    else:
+        with connect(url) as conn:
+            testing.build_town(conn)
+    with connect(url) as conn:
+        points = [(r["x"], r["y"]) for r in conn.execute(
+            "SELECT ST_X(g.geom) AS x, ST_Y(g.geom) AS y FROM town t, "
+            "ST_Dump(ST_GeneratePoints(ST_Buffer(t.geom::geography, -20)::geometry, 20000, 42)) g").fetchall()]
+        # history: recent cases spread over the town and the last 72 h, so duplicate checks have neighbours
+        conn.execute("""
+            INSERT INTO cases (case_number, channel, category_kind, category_code, state, workflow, workflow_version,
+                               reported_at, geom)
+            SELECT t.code || to_char(now() - interval '400 days', 'YYYYMMDD') || lpad(g::text, 6, '0'),
+                   'patrol', 'matter', (%(cats)s::text[])[1 + g %% %(ncat)s], 'reported', 'standard', 1,
+                   now() - (g %% 4320) * interval '1 minute', ST_SetSRID(ST_MakePoint(p.x, p.y), 4490)
+            FROM generate_series(1, %(n)s) g
+            CROSS JOIN (SELECT code FROM town LIMIT 1) t
+            JOIN unnest(%(xs)s::float8[], %(ys)s::float8[]) WITH ORDINALITY AS p(x, y, i) ON p.i = 1 + g %% %(np)s""",
+                     {"cats": CATEGORIES, "ncat": len(CATEGORIES), "n": history, "np": len(points),
+                      "xs": [p[0] for p in points], "ys": [p[1] for p in points]})
+        conn.execute("ANALYZE")
+    return points
+
+
+def start_server(url: str, workers: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "CIVICGRID_DEV_ROLE_HEADER": "1",
+           "CIVICGRID_DATA_DIR": tempfile.mkdtemp(prefix="cases-bench-")}
+    proc = subprocess.Popen([sys.executable, "-m", "civicgrid.cli", "serve", "--port", str(port), "--workers", str(workers)],
+                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(base + "/api/health", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise SystemExit("server did not start")
+
+
+POINTS: list[tuple[float, float]] = []
+
+
+def worker_cpu(parent: int) -> dict[int, float]:
+    """CPU seconds used so far by each uvicorn worker (children of `parent`; the parent itself when alone)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent or int(d.name) == parent:
+            out[int(d.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def payload(rng: random.Random) -> dict:
+    lon, lat = rng.choice(POINTS)
+    return {"channel": "patrol", "category_code": rng.choice(CATEGORIES), "lon": lon, "lat": lat, "description": "bench"}
+
+
+KEEPALIVE = True
+
+
+async def drive(base: str, clients: int, seconds: float, make_request) -> tuple[int, int, list[float]]:
+    ok = errors = 0
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def client(i: int):
+        nonlocal ok, errors
+        rng = random.Random(i)
+        limits = httpx.Limits(max_keepalive_connections=None if KEEPALIVE else 0)
+        async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as http:
+            while time.perf_counter() < deadline:
+                t0 = time.perf_counter()
+                r = await make_request(http, rng, i)
+                latencies.append(time.perf_counter() - t0)
+                if r is None:
+                    return
+                if r.status_code in (200, 201):
+                    ok += 1
+                else:
+                    errors += 1
+                    if errors <= 3:
+                        print(f"  error {r.status_code}: {r.text[:200]}", file=sys.stderr)
+    t0 = time.perf_counter()
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    return ok, errors, latencies, time.perf_counter() - t0
+
+
+def row(name, ok, errors, lat, elapsed):
+    lat_ms = sorted(x * 1000 for x in lat) or [0]
+    p95 = lat_ms[min(len(lat_ms) - 1, int(len(lat_ms) * 0.95))]
+    return f"| {name:<34} | {ok:>7} | {errors:>6} | {ok / elapsed:>9.1f} | {statistics.median(lat_ms):>8.1f} | {p95:>8.1f} |"
+
+
+async def main_async(args, base: str) -> list[str]:
+    H = {"X-Civicgrid-Role": "grid_officer", "X-Civicgrid-User": "GO-001"}
+    lines = []
+    # warm-up
+    async with httpx.AsyncClient(base_url=base) as http:
+        for i in range(20):
+            await http.post("/api/cases", json=payload(random.Random(i)), headers=H)
+
+    async def intake(http, rng, i):
+        return await http.post("/api/cases", json=payload(rng), headers=H)
+    res = await drive(base, args.clients, args.seconds, intake)
+    lines.append(row(f"intake (patrol, {args.clients} clients)", *res))
+
+    # transitions: each client files, then dispatches, its own fresh cases
+    pools: dict[int, list[tuple[int, int]]] = {}
+    with psycopg.connect(args.url) as conn:  # fresh standard-flow cases with a department to dispatch to
+        cases = conn.execute("SELECT id, version FROM cases WHERE state = 'reported' AND workflow_version IS NOT NULL "
+                             "AND department_code IS NOT NULL ORDER BY id").fetchall()
+    for n, c in enumerate(cases):
+        pools.setdefault(n % args.clients, []).append(c)
+    steps = {"file": "shift_leader", "dispatch": "dispatcher"}
+    queue: dict[int, list] = {i: [] for i in range(args.clients)}
+    for i in range(args.clients):
+        for cid, v in pools.get(i, []):
+            queue[i].append((cid, v, "file"))
+            queue[i].append((cid, v + 1, "dispatch"))
+
+    async def transition(http, rng, i):
+        if not queue[i]:
+            return None
+        cid, version, action = queue[i].pop(0)
+        return await http.post(f"/api/cases/{cid}/actions/{action}", json={"version": version},
+                               headers={"X-Civicgrid-Role": steps[action]})
+    res = await drive(base, args.clients, args.seconds, transition)
+    lines.append(row(f"transitions file+dispatch ({args.clients} cl.)", *res))
+    return lines
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=20)
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--history", type=int, default=20000)
+    ap.add_argument("--new-connections", action="store_true",
+                    help="a new TCP connection per request, so the kernel spreads them over uvicorn workers")
+    ap.add_argument("--demo", type=float, default=None, help="load the demo town at this scale instead of the test town")
+    args = ap.parse_args()
+
+    global KEEPALIVE
+    KEEPALIVE = not args.new_connections
+    cluster = None
+    url = os.environ.get("BENCH_DATABASE_URL")
+    if not url:
+        from civicgrid.db.cluster import Cluster
+
+        base_dir = Path(tempfile.mkdtemp(prefix="cases-bench-pg-"))
+        os.chmod(base_dir, 0o755)
+        cluster = Cluster(data_dir=base_dir / "data", port=free_port(), db_name="bench", durable=False)
+        cluster.start()
+        url = f"postgresql://{cluster.user}@127.0.0.1:{cluster.port}/bench"
+    proc = None
+    try:
+        args.url = url
+        POINTS.extend(prepare(url, args.history, args.demo))
+        proc, base = start_server(url, args.workers)
+        before = worker_cpu(proc.pid)
+        lines = asyncio.run(main_async(args, base))
+        after = worker_cpu(proc.pid)
+        spread = {pid: round(after[pid] - before.get(pid, 0), 1) for pid in after if after[pid] - before.get(pid, 0) > 0.5}
+        with psycopg.connect(url) as conn:
+            n_cases, n_events, n_dups = conn.execute(
+                "SELECT (SELECT count(*) FROM cases), (SELECT count(*) FROM case_event), "
+                "(SELECT count(*) FROM case_duplicate)").fetchone()
+        print(f"\ncases bench: {args.clients} concurrent clients, {args.seconds:g} s per phase, uvicorn workers={args.workers}, "
+              f"{args.history} historical cases, {'new connection per request' if args.new_connections else 'keep-alive'}, town: {'demo x' + str(args.demo) if args.demo else 'test town'}, "
+              f"{os.cpu_count()} CPUs (shared, load {os.getloadavg()[0]:.1f})\n")
+        print("| phase                              |      ok | errors | per second | p50 (ms) | p95 (ms) |")
+        print("| ---------------------------------- | ------: | -----: | ---------: | -------: | -------: |")
+        for line in lines:
+            print(line)
+        print(f"\nserver CPU seconds per uvicorn process over both phases (how the requests were spread): {spread}")
+        print(f"after the run: {n_cases} cases, {n_events} events, {n_dups} duplicate suggestions stored")
+    finally:
+        if proc:
+            proc.terminate()
+            proc.wait(10)
+        if cluster:
+            cluster.stop()
+
+
+if __name__ == "__main__":
+    main()

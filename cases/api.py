@@ -1,0 +1,365 @@
+"""HTTP routes of the cases part (mounted under /api by civicgrid.app).
+
+Intake: POST /cases (JSON, or multipart with a `payload` JSON field and photo files `photos`,
+`photos_before`, `photos_after`, `snapshot`; header Idempotency-Key). Transitions:
+POST /cases/{id}/actions/{action} with {"version", "comment", "data", "photos"} (or multipart).
+Views: /cases, /cases/{id}, /cases/{id}/timeline, /cases/overdue, /cases/overview,
+/departments/{code}/queue, /officers/{id}/tasks. Attachments: POST /attachments, GET /attachments/{sha256}.
+Admin: /workflows, /workflows/validate, /workflows/{code}, /workflows/{code}/versions/{v}/activate, /workflow-rules.
+"""
+from __future__ import annotations
+
+import json
+
+from typing import Annotated
+
+import psycopg
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from civicgrid.cases import attachments, engine, intake, open311, views
+from civicgrid.cases import workflow as wfmod
+from civicgrid.cases.pool import get_pool
+from civicgrid.cases.worker import lifespan  # noqa: F401 — case timers run beside the server (app.py enters it)
+from civicgrid.cases.roles import Actor, actor_from_headers, require_role
+from civicgrid.http import query_int
+from civicgrid.errors import CivicgridError, Conflict, InvalidInput, NotFound
+
+PHOTO_FIELDS = ("photos", "photos_before", "photos_after", "snapshot")
+MAX_FORM_BYTES = 4 * attachments.MAX_BYTES
+
+
+def _translate(exc: psycopg.Error) -> CivicgridError:
+    """Database refusals a client can cause become 4xx; the rest stays a server error."""
+    diag = exc.diag
+    if isinstance(exc, psycopg.errors.CheckViolation):
+        return InvalidInput(diag.message_primary or "refused by a database rule", field=diag.table_name)
+    if isinstance(exc, psycopg.errors.ForeignKeyViolation):
+        return InvalidInput(diag.message_detail or "unknown reference", field=diag.constraint_name)
+    if isinstance(exc, psycopg.errors.UniqueViolation):
+        return Conflict(diag.message_detail or "already exists", field=diag.constraint_name)
+    if isinstance(exc, psycopg.errors.LockNotAvailable | psycopg.errors.SerializationFailure):
+        return Conflict("the case is being changed by someone else; try again", field="version")
+    raise exc
+
+
+async def _run(fn, *args):
+    try:
+        return await run_in_threadpool(fn, *args)
+    except psycopg.Error as exc:
+        raise _translate(exc) from exc
+
+
+_int = query_int
+
+
+async def _body(request: Request, actor: Actor) -> dict:
+    """JSON body, or multipart: a `payload` JSON field plus photo files (stored before the case is)."""
+    ctype = request.headers.get("content-type", "")
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_FORM_BYTES:
+        raise attachments.TooLarge(f"request body over {MAX_FORM_BYTES // 1048576} MB", field="body")
+    if ctype.startswith("multipart/form-data"):
+        try:
+            form = await request.form(max_files=40, max_fields=50, max_part_size=attachments.MAX_BYTES + 1)
+        except Exception as exc:  # malformed multipart or a part over the size limit
+            raise InvalidInput(f"unreadable multipart body: {exc}", field="body") from None
+        try:
+            payload = json.loads(form.get("payload") or "{}")
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"payload is not JSON: {exc.msg}", field="payload") from None
+        if not isinstance(payload, dict):
+            raise InvalidInput("payload must be a JSON object", field="payload")
+        for name in PHOTO_FIELDS:
+            for upload in form.getlist(name):
+                if isinstance(upload, str):
+                    continue
+                content = await upload.read()
+                sha, media_type, size = attachments.save(content, field=name)
+                await _run(_register, sha, media_type, size, actor.user)
+                payload.setdefault(name, []).append(sha)
+        return payload
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        payload = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"body is not JSON: {exc.msg} at position {exc.pos}", field="body") from None
+    if not isinstance(payload, dict):
+        raise InvalidInput("body must be a JSON object", field="body")
+    return payload
+
+
+def _register(sha, media_type, size, user):
+    with get_pool().connection() as conn:
+        attachments.register(conn, sha, media_type, size, user)
+
+
+# ---------------------------------------------------------------- intake and transitions
+
+async def create_case(request: Request) -> JSONResponse:
+    actor = actor_from_headers(request.headers)
+    payload = await _body(request, actor)
+    answer, created = await _run(intake.intake, get_pool(), payload, actor, request.headers.get("idempotency-key"))
+    return JSONResponse(answer, status_code=201 if created else 200,
+                        headers={"Location": f"/api/cases/{answer['id']}",
+                                 **({} if created else {"Idempotent-Replayed": "true"})})
+
+
+def _act(case_id: int, action: str, payload: dict, actor: Actor) -> dict:
+    body = engine.parse(payload)
+    with get_pool().connection() as conn:
+        engine.act(conn, case_id, action, body, actor)
+        # commit before reading the answer: the transaction holds hot rows (the tile cache's layer
+        # version, bumped by a trigger on cases) and should not keep them over another round trip
+        conn.commit()
+        return views.case_detail(conn, case_id, actor, with_timeline=False)
+
+
+async def case_action(request: Request) -> JSONResponse:
+    actor = actor_from_headers(request.headers)
+    payload = await _body(request, actor)
+    if "version" not in payload and request.headers.get("if-match"):
+        try:
+            payload["version"] = int(request.headers["if-match"].strip('"W/'))
+        except ValueError:
+            raise InvalidInput("If-Match must be the case version", field="If-Match") from None
+    if "version" not in payload:
+        raise InvalidInput("version is required (the case version you saw)", field="version")
+    result = await _run(_act, request.path_params["id"], request.path_params["action"], payload, actor)
+    return JSONResponse(result, headers={"ETag": f'"{result.get("version")}"'})
+
+
+# ---------------------------------------------------------------- views
+
+def _with_conn(fn, *args):
+    with get_pool().connection() as conn:
+        return fn(conn, *args)
+
+
+async def get_case(request: Request) -> JSONResponse:
+    actor = actor_from_headers(request.headers)
+    out = await _run(_with_conn, views.case_detail, request.path_params["id"], actor)
+    return JSONResponse(out, headers={"ETag": f'"{out.get("version")}"'} if "version" in out else None)
+
+
+async def get_timeline(request: Request) -> JSONResponse:
+    actor = actor_from_headers(request.headers)
+    require_role(actor, views_staff(), "the case timeline")
+    return JSONResponse(await _run(_with_conn, views.timeline, request.path_params["id"]))
+
+
+def views_staff() -> set[str]:
+    return {"intake_operator", "shift_leader", "dispatcher", "department_handler", "grid_officer", "leader", "admin"}
+
+
+async def list_cases(request: Request) -> JSONResponse:
+    actor = actor_from_headers(request.headers)
+    q = request.query_params
+    closed = q.get("is_closed")
+    if closed not in (None, "true", "false"):
+        raise InvalidInput("is_closed must be true or false", field="is_closed")
+    for name in ("state", "department", "channel"):
+        if q.get(name) is not None and not (1 <= len(q[name]) <= 40):
+            raise InvalidInput(f"{name} must be 1–40 characters", field=name)
+    unknown = set(q) - {"state", "department", "channel", "is_closed", "limit"}
+    if unknown:
+        raise InvalidInput(f"unknown query parameter {sorted(unknown)[0]}", field=sorted(unknown)[0])
+    limit = _int(request, "limit", 100, 1, 1000)
+    rows = await _run(_with_conn, views.list_cases, actor, q.get("state"), q.get("department"), q.get("channel"),
+                      None if closed is None else closed == "true", limit)
+    return JSONResponse({"cases": rows, "count": len(rows)})
+
+
+async def overdue(request: Request) -> JSONResponse:
+    actor = actor_from_headers(request.headers)
+    require_role(actor, views_staff(), "the overdue list")
+    rows = await _run(_with_conn, views.overdue, actor, _int(request, "limit", 500, 1, 5000))
+    return JSONResponse({"cases": rows, "count": len(rows)})
+
+
+async def overview(request: Request) -> JSONResponse:
+    actor = actor_from_headers(request.headers)
+    require_role(actor, {"leader", "shift_leader", "admin", "dispatcher"}, "the leaders' overview")
+    return JSONResponse(await _run(_with_conn, views.overview))
+
+
+async def department_queue(request: Request) -> JSONResponse:
+    actor = actor_from_headers(request.headers)
+    require_role(actor, views_staff(), "a department queue")
+    rows = await _run(_with_conn, views.department_queue, request.path_params["code"], actor,
+                      _int(request, "limit", 200, 1, 1000))
+    return JSONResponse({"cases": rows, "count": len(rows)})
+
+
+async def officer_tasks(request: Request) -> JSONResponse:
+    actor = actor_from_headers(request.headers)
+    require_role(actor, views_staff(), "an officer's tasks")
+    rows = await _run(_with_conn, views.officer_tasks, request.path_params["id"], actor,
+                      _int(request, "limit", 200, 1, 1000))
+    return JSONResponse({"cases": rows, "count": len(rows)})
+
+
+# ---------------------------------------------------------------- attachments
+
+async def upload_attachment(request: Request) -> JSONResponse:
+    actor = actor_from_headers(request.headers)
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidInput("send the photo as multipart/form-data field `file`", field="file")
+    form = await request.form(max_files=1, max_part_size=attachments.MAX_BYTES + 1)
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise InvalidInput("multipart field `file` is missing", field="file")
+    sha, media_type, size = attachments.save(await upload.read(), field="file")
+    await _run(_register, sha, media_type, size, actor.user)
+    return JSONResponse({"sha256": sha, "media_type": media_type, "size": size, "url": f"/api/attachments/{sha}"},
+                        status_code=201)
+
+
+async def get_attachment(request: Request) -> Response:
+    sha = request.path_params["sha"]
+    if not (len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
+        raise InvalidInput("not a sha256 digest", field="sha256")
+    content, media_type = await _run(_with_conn, attachments.read, sha)
+    return Response(content, media_type=media_type, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+
+
+# ---------------------------------------------------------------- workflow admin
+
+async def list_workflows(request: Request) -> JSONResponse:
+    def run(conn):
+        wfmod.ensure_shipped(conn)
+        return [views._jsonable(r) for r in conn.execute(
+            "SELECT code, version, name, is_active, created_at, created_by FROM workflow ORDER BY code, version").fetchall()]
+    return JSONResponse({"workflows": await _run(_with_conn, run)})
+
+
+async def get_workflow(request: Request) -> JSONResponse:
+    code = request.path_params["code"]
+    version = request.query_params.get("version")
+    if version is not None and not version.isdigit():
+        raise InvalidInput("version must be a positive integer", field="version")
+
+    def run(conn):
+        wfmod.ensure_shipped(conn)
+        wf = wfmod.get_workflow(conn, code, int(version) if version else None)
+        return {"code": wf.code, "version": wf.version, "name": wf.name, "definition": wf.definition}
+    return JSONResponse(await _run(_with_conn, run))
+
+
+async def _definition(request: Request):
+    raw = (await request.body()).decode("utf-8", errors="replace")
+    if not raw.strip():
+        raise InvalidInput("send a workflow definition (JSON or YAML)", field="body")
+    definition = wfmod.parse_text(raw)
+    if isinstance(definition, dict) and "definition" in definition and "states" not in definition:
+        definition = definition["definition"]
+    return definition
+
+
+async def validate_workflow(request: Request) -> JSONResponse:
+    definition = await _definition(request)
+    wf = wfmod.compile_definition(definition)
+    return JSONResponse({"valid": True, "code": wf.code, "states": list(wf.states), "transitions": len(wf.transitions)})
+
+
+async def create_workflow(request: Request) -> JSONResponse:
+    actor = actor_from_headers(request.headers)
+    require_role(actor, {"admin"}, "changing workflows")
+    definition = await _definition(request)
+    activate = request.query_params.get("activate", "false") in ("1", "true")
+
+    def run(conn):
+        wfmod.ensure_shipped(conn)
+        return wfmod.store(conn, definition, activate=activate)
+    return JSONResponse(await _run(_with_conn, run), status_code=201)
+
+
+async def activate_workflow(request: Request) -> JSONResponse:
+    actor = actor_from_headers(request.headers)
+    require_role(actor, {"admin"}, "activating workflows")
+    code, version = request.path_params["code"], request.path_params["version"]
+
+    def run(conn):
+        wfmod.activate_version(conn, code, version)
+        return {"code": code, "version": version, "is_active": True}
+    return JSONResponse(await _run(_with_conn, run))
+
+
+async def list_rules(request: Request) -> JSONResponse:
+    return JSONResponse({"rules": await _run(_with_conn, lambda conn: conn.execute(
+        "SELECT * FROM workflow_rule ORDER BY id").fetchall())})
+
+
+class RuleIn(BaseModel):
+    """A workflow selection rule: channel × category prefix × self-handled → workflow (NULL = any)."""
+
+    model_config = ConfigDict(extra="forbid")
+    channel: Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,20}$")] | None = None
+    category_prefix: Annotated[str, StringConstraints(pattern=r"^[0-9]{2,5}$")] | None = None
+    self_handled: bool | None = None
+    workflow_code: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
+    note: str | None = Field(default=None, max_length=200)
+
+
+async def create_rule(request: Request) -> JSONResponse:
+    actor = actor_from_headers(request.headers)
+    require_role(actor, {"admin"}, "changing workflow rules")
+    try:
+        rule = RuleIn.model_validate(await _body(request, actor))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        raise InvalidInput(f"{where}: {err['msg']}", field=where) from None
+    payload = rule.model_dump()
+    allowed = set(payload)
+
+    def run(conn):
+        wfmod.ensure_shipped(conn)
+        wfmod.check_rule_target(conn, payload["workflow_code"])
+        return conn.execute(
+            "INSERT INTO workflow_rule (channel, category_prefix, self_handled, workflow_code, note) "
+            "VALUES (%(channel)s, %(category_prefix)s, %(self_handled)s, %(workflow_code)s, %(note)s) "
+            "ON CONFLICT ON CONSTRAINT workflow_rule_unique DO UPDATE SET workflow_code = EXCLUDED.workflow_code, "
+            "note = EXCLUDED.note RETURNING *",
+            {k: payload.get(k) for k in allowed}).fetchone()
+    return JSONResponse(await _run(_with_conn, run), status_code=201)
+
+
+async def delete_rule(request: Request) -> Response:
+    actor = actor_from_headers(request.headers)
+    require_role(actor, {"admin"}, "changing workflow rules")
+
+    def run(conn):
+        if conn.execute("DELETE FROM workflow_rule WHERE id = %s RETURNING id", [request.path_params["id"]]).fetchone() is None:
+            raise NotFound("no such rule", field="id")
+    await _run(_with_conn, run)
+    return Response(status_code=204)
+
+
+routes = [
+    Route("/cases", create_case, methods=["POST"]),
+    Route("/cases", list_cases, methods=["GET"]),
+    Route("/cases/overdue", overdue, methods=["GET"]),
+    Route("/cases/overview", overview, methods=["GET"]),
+    Route("/cases/{id:int}", get_case, methods=["GET"]),
+    Route("/cases/{id:int}/timeline", get_timeline, methods=["GET"]),
+    Route("/cases/{id:int}/actions/{action}", case_action, methods=["POST"]),
+    Route("/departments/{code}/queue", department_queue, methods=["GET"]),
+    Route("/officers/{id:int}/tasks", officer_tasks, methods=["GET"]),
+    Route("/attachments", upload_attachment, methods=["POST"]),
+    Route("/attachments/{sha}", get_attachment, methods=["GET"]),
+    Route("/workflows", list_workflows, methods=["GET"]),
+    Route("/workflows", create_workflow, methods=["POST"]),
+    Route("/workflows/validate", validate_workflow, methods=["POST"]),
+    Route("/workflows/{code}", get_workflow, methods=["GET"]),
+    Route("/workflows/{code}/versions/{version:int}/activate", activate_workflow, methods=["POST"]),
+    Route("/workflow-rules", list_rules, methods=["GET"]),
+    Route("/workflow-rules", create_rule, methods=["POST"]),
+    Route("/workflow-rules/{id:int}", delete_rule, methods=["DELETE"]),
+]
+routes += open311.routes

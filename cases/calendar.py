@@ -1,0 +1,108 @@
+"""Working calendar (工作日历): time limits count working minutes only.
+
+Working periods per day come from the `work_calendar` table; which days are working days comes
+from `calendar_override` (local decisions) first, then `chinese-calendar` (public holidays and the
+make-up working Saturdays/Sundays, 调休), then Monday–Friday for years chinese-calendar does not know.
+A working day as a time-limit unit is the length of one full working day (e.g. 7.5 h).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+
+from civicgrid.errors import InvalidInput
+
+DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|wd)\s*$")
+UNIT_MINUTES = {"m": 1, "min": 1, "h": 60}
+
+
+def parse_duration(text: str, field_name: str = "time_limit") -> tuple[float, str]:
+    """'30m' / '4h' / '2d' → (amount, unit) with unit in {'minute', 'hour', 'day'}."""
+    m = DURATION_RE.match(str(text))
+    if not m:
+        raise InvalidInput(f"{text!r} is not a duration like 30m, 4h or 2d (working time)", field=field_name)
+    amount, unit = float(m.group(1)), m.group(2)
+    if amount <= 0:
+        raise InvalidInput(f"{text!r}: a duration must be positive", field=field_name)
+    return amount, {"m": "minute", "min": "minute", "h": "hour", "d": "day", "wd": "day"}[unit]
+
+
+@dataclass
+class WorkCalendar:
+    periods: list[tuple[time, time]] = field(default_factory=lambda: [(time(8, 30), time(12)), (time(13, 30), time(17, 30))])
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    overrides: dict[date, bool] = field(default_factory=dict)
+
+    @classmethod
+    def from_rows(cls, cal_row: dict | None, override_rows: list[dict]) -> "WorkCalendar":
+        cal = cls()
+        if cal_row:
+            cal.periods = [(time.fromisoformat(a), time.fromisoformat(b)) for a, b in cal_row["periods"]]
+            cal.tz = ZoneInfo(cal_row["timezone"])
+        cal.overrides = {r["day"]: r["is_workday"] for r in override_rows}
+        return cal
+
+    @property
+    def day_minutes(self) -> float:
+        return sum((datetime.combine(date.min, b) - datetime.combine(date.min, a)).total_seconds() / 60
+                   for a, b in self.periods)
+
+    def is_workday(self, day: date) -> bool:
+        if day in self.overrides:
+            return self.overrides[day]
+        try:
+            return chinese_calendar.is_workday(day)
+        except NotImplementedError:  # a year the library does not cover yet
+            return day.weekday() < 5
+
+    def to_minutes(self, amount: float, unit: str) -> float:
+        return amount * {"minute": 1, "hour": 60, "day": self.day_minutes}[unit]
+
+    def add(self, start: datetime, minutes: float) -> datetime:
+        """The instant when `minutes` working minutes have passed after `start`."""
+        if start.tzinfo is None:
+            raise ValueError("start must be timezone-aware")
+        local = start.astimezone(self.tz)
+        remaining = timedelta(minutes=minutes)
+        day = local.date()
+        for _ in range(3660):  # ten years of days is more than any time limit
+            if self.is_workday(day):
+                for a, b in self.periods:
+                    p_start = datetime.combine(day, a, self.tz)
+                    p_end = datetime.combine(day, b, self.tz)
+                    if p_end <= local:
+                        continue
+                    begin = max(p_start, local)
+                    available = p_end - begin
+                    if remaining <= available:
+                        return (begin + remaining).astimezone(start.tzinfo)
+                    remaining -= available
+            day += timedelta(days=1)
+        raise InvalidInput("time limit too long for the working calendar", field="time_limit")
+
+    def working_minutes(self, a: datetime, b: datetime) -> float:
+        """Working minutes between two instants (0 when b <= a)."""
+        if b <= a:
+            return 0.0
+        a, b = a.astimezone(self.tz), b.astimezone(self.tz)
+        total = 0.0
+        day = a.date()
+        while day <= b.date():
+            if self.is_workday(day):
+                for p, q in self.periods:
+                    s = max(datetime.combine(day, p, self.tz), a)
+                    e = min(datetime.combine(day, q, self.tz), b)
+                    if e > s:
+                        total += (e - s).total_seconds() / 60
+            day += timedelta(days=1)
+        return total
+
+
+def load_calendar(conn, code: str = "default") -> WorkCalendar:
+    row = conn.execute("SELECT periods, timezone FROM work_calendar WHERE code = %s", [code]).fetchone()
+    overrides = conn.execute("SELECT day, is_workday FROM calendar_override").fetchall()
+    return WorkCalendar.from_rows(row, overrides)

@@ -1,0 +1,75 @@
+"""Category resolution (问题类别): GB/T 47678.5 codes as they are, CJ/T 214 codes mapped through the
+`catalog_mapping` table; a component class becomes the matter (事项) of the same code when there is one.
+The catalogs are small and change only by migration, so they are cached per database."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from civicgrid.errors import InvalidInput
+
+GBT = "GB/T 47678.5-2026"
+CJT = "CJ/T 214-2007"
+STANDARD_ALIASES = {"gbt47678": GBT, GBT: GBT, "GB/T 47678.5": GBT, "cjt214": CJT, CJT: CJT, "CJ/T 214": CJT}
+
+
+@dataclass(frozen=True)
+class Category:
+    standard: str
+    kind: str
+    code: str
+    name: str
+    major_name: str
+
+
+class Catalog:
+    def __init__(self, conn):
+        rows = conn.execute("SELECT standard, kind, code, name, major_name FROM code_catalog").fetchall()
+        self.entries = {(r["standard"], r["kind"], r["code"]): Category(**r) for r in rows}
+        self.mapping = {(r["from_standard"], r["from_kind"], r["from_code"]): (r["to_standard"], r["to_kind"], r["to_code"])
+                        for r in conn.execute("SELECT * FROM catalog_mapping").fetchall()}
+        self.related: dict[tuple, set[str]] = {}
+        for r in conn.execute("SELECT standard, kind, code, related_code FROM category_relation").fetchall():
+            self.related.setdefault((r["standard"], r["kind"], r["code"]), set()).add(r["related_code"])
+            self.related.setdefault((r["standard"], r["kind"], r["related_code"]), set()).add(r["code"])
+
+    def resolve(self, code: str, standard: str | None = None, kind: str | None = None,
+                field: str = "category_code") -> tuple[Category, Category | None]:
+        """(category used for the case, the category as reported when it was mapped)."""
+        if standard is not None and standard not in STANDARD_ALIASES:
+            raise InvalidInput(f"unknown standard {standard!r}; use {GBT} or {CJT}", field="standard")
+        std = STANDARD_ALIASES.get(standard) if standard else (CJT if len(code) == 4 else GBT)
+        kinds = [kind] if kind else (["matter", "component"] if std == GBT else ["event", "component"])
+        original = next((self.entries[(std, k, code)] for k in kinds if (std, k, code) in self.entries), None)
+        if original is None:
+            raise InvalidInput(f"unknown category {code!r} in {std}" + (f" ({kind})" if kind else ""), field=field)
+        if std == CJT:
+            target = self.mapping.get((original.standard, original.kind, original.code))
+            if target is None:
+                raise InvalidInput(f"CJ/T 214 category {code} ({original.name}) has no GB/T 47678.5 equivalent yet; "
+                                   "report it with a GB/T 47678.5 code", field=field)
+            mapped = self.entries[target]
+            return self.as_matter(mapped), original
+        return self.as_matter(original), None
+
+    def as_matter(self, cat: Category) -> Category:
+        if cat.kind == "component":
+            return self.entries.get((cat.standard, "matter", cat.code), cat)
+        return cat
+
+    def related_codes(self, cat: Category) -> list[str]:
+        return sorted(self.related.get((cat.standard, cat.kind, cat.code), ()))
+
+
+_catalogs: dict[str, Catalog] = {}
+_lock = threading.Lock()
+
+
+def get_catalog(conn) -> Catalog:
+    key = f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
+    cat = _catalogs.get(key)
+    if cat is None:
+        cat = Catalog(conn)
+        with _lock:
+            _catalogs[key] = cat
+    return cat

@@ -1,0 +1,80 @@
+"""Timers (时限预警) in the background, surviving restarts: a table-driven scheduler.
+
+Why not procrastinate: the timers are per-case rows that must change together with the case (a
+transition voids the old step's timers and writes new ones in the same transaction); a plain table
+with FOR UPDATE SKIP LOCKED does that with no second schema outside our migrations and no extra
+process model. Several workers (the app's background thread and `civicgrid cases worker`) can run
+at once; each due timer fires exactly once.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+
+from civicgrid.db import connect
+
+log = logging.getLogger("civicgrid.cases.worker")
+
+FIRE_SQL = """
+WITH due AS (
+    SELECT t.id, t.case_id, t.kind, t.due_at FROM case_timer t
+    WHERE t.done_at IS NULL AND t.due_at <= now()
+    ORDER BY t.due_at LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+),
+judged AS (
+    -- a timer still counts only while the case is open and still in the step that set it
+    SELECT d.*, c.state,
+           (NOT c.is_closed AND d.due_at = CASE d.kind WHEN 'warn' THEN c.step_warn_at ELSE c.step_deadline_at END) AS live,
+           c.step_deadline_at
+    FROM due d JOIN cases c ON c.id = d.case_id
+),
+alerts AS (
+    INSERT INTO case_alert (case_id, kind, state, deadline_at)
+    SELECT case_id, kind, state, step_deadline_at FROM judged WHERE live
+    RETURNING case_id
+)
+UPDATE case_timer t SET done_at = now(), attempts = t.attempts + 1,
+    outcome = CASE WHEN j.live THEN 'fired' ELSE 'void' END
+FROM judged j WHERE t.id = j.id
+RETURNING t.id, t.case_id, t.kind, j.live
+"""
+
+
+def run_once(url: str | None = None, batch: int = 500) -> dict:
+    """Fire every due timer once; returns counts."""
+    with connect(url) as conn:
+        rows = conn.execute(FIRE_SQL, {"batch": batch}).fetchall()
+    fired = sum(1 for r in rows if r["live"])
+    return {"fired": fired, "void": len(rows) - fired}
+
+
+def run_forever(url: str | None = None, interval: float = 15.0, stop: threading.Event | None = None) -> None:
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        try:
+            result = run_once(url)
+            if result["fired"] or result["void"]:
+                log.info("timers: %s", result)
+        except Exception:  # keep the loop alive over a database restart
+            log.exception("timer run failed; retrying")
+        stop.wait(interval)
+
+
+def start_background(url: str | None = None, interval: float = 15.0) -> threading.Event:
+    """Start the worker in a daemon thread (for the app's lifespan); set the returned event to stop it."""
+    stop = threading.Event()
+    threading.Thread(target=run_forever, args=(url, interval, stop), name="case-timers", daemon=True).start()
+    return stop
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app):
+    """Starlette lifespan that runs the timer worker beside the app (interval CIVICGRID_TIMER_INTERVAL, default 15 s)."""
+    stop = start_background(interval=float(os.environ.get("CIVICGRID_TIMER_INTERVAL", "15")))
+    try:
+        yield
+    finally:
+        stop.set()

@@ -1,0 +1,405 @@
+"""Workflows (流程) as data: definitions in YAML/JSON, validated, versioned, selected by rule.
+
+A definition names its states (open or closed, with a time limit per category and urgency in
+working minutes/hours/days) and its transitions (action, from, to, roles, required fields, a guard
+in the safe expression language of `expr.py`, effects on the case, `auto` steps taken by the system).
+`validate()` runs the JSON Schema and then the graph checks — every state reachable from an initial
+state, a closed state reachable from every state, no unknown targets — and reports every problem with
+the place it sits (`transitions[4].to`). Versions live in the `workflow` table; a case keeps the
+version it started on; one version per workflow is active for new cases.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from civicgrid.cases.calendar import parse_duration
+from civicgrid.cases.expr import Guard, GuardError
+from civicgrid.cases.roles import ROLES
+from civicgrid.errors import Conflict, InvalidInput, NotFound
+
+SHIPPED_DIR = Path(__file__).with_name("workflows")
+ANY_OPEN = "*"
+
+# Case columns an effect may change; everything else is the engine's business.
+EFFECT_FIELDS = {"filed_at", "dispatched_at", "department_code", "duplicate_of", "postpone_pending",
+                 "urge_count", "supervise_count", "rework_count", "deadline_at", "self_handled"}
+FIELD_TYPES = ("string", "duration", "datetime", "department", "case", "integer", "number")
+
+_duration = {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(m|min|h|d|wd)\s*$"}
+_code = {"type": "string", "pattern": "^[a-z][a-z0-9_]{1,39}$"}
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["code", "name", "initial", "states", "transitions"],
+    "additionalProperties": False,
+    "properties": {
+        "code": _code,
+        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "description": {"type": "string"},
+        "initial": {
+            "type": "object", "required": ["default"], "additionalProperties": False,
+            "properties": {"default": _code,
+                           "by_channel": {"type": "object", "additionalProperties": _code}},
+        },
+        "intake": {
+            "type": "object", "additionalProperties": False,
+            "properties": {"photos": {"type": "object", "additionalProperties": False, "properties": {
+                r: {"type": "integer", "minimum": 0, "maximum": 20} for r in ("photo", "before", "after", "snapshot")}}},
+        },
+        "states": {
+            "type": "object", "minProperties": 2,
+            "propertyNames": {"pattern": "^[a-z][a-z0-9_]{1,39}$"},
+            "additionalProperties": {
+                "type": "object", "required": ["name"], "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string", "minLength": 1},
+                    "closed": {"type": "boolean"},
+                    "time_limit": {
+                        "type": "object", "additionalProperties": False,
+                        "properties": {
+                            "default": _duration,
+                            "rules": {"type": "array", "items": {
+                                "type": "object", "required": ["limit"], "additionalProperties": False,
+                                "properties": {"category": {"type": "string", "pattern": "^[0-9]{2,5}$"},
+                                               "urgency": {"type": "string"}, "limit": _duration}}},
+                        },
+                    },
+                },
+            },
+        },
+        "transitions": {
+            "type": "array", "minItems": 1,
+            "items": {
+                "type": "object", "required": ["action", "from", "roles"], "additionalProperties": False,
+                "properties": {
+                    "action": _code,
+                    "name": {"type": "string"},
+                    "from": {"oneOf": [{"const": ANY_OPEN}, {"type": "array", "minItems": 1, "items": _code}]},
+                    "to": {"oneOf": [_code, {"type": "null"}]},
+                    "roles": {"type": "array", "minItems": 1, "items": {"enum": sorted(ROLES)}},
+                    "require": {"type": "array", "items": {"enum": ["comment", "photos"]}},
+                    "min_photos": {"type": "integer", "minimum": 1, "maximum": 20},
+                    "fields": {"type": "object", "additionalProperties": {
+                        "type": "object", "additionalProperties": False,
+                        "properties": {"required": {"type": "boolean"}, "type": {"enum": list(FIELD_TYPES)},
+                                       "enum": {"type": "array", "minItems": 1}, "label": {"type": "string"}}}},
+                    "guard": {"type": "string", "minLength": 1, "maxLength": 500},
+                    "auto": {"type": "boolean"},
+                    "effects": {"type": "array", "items": {
+                        "type": "object", "additionalProperties": False,
+                        "properties": {"stamp": {"enum": sorted(EFFECT_FIELDS)},
+                                       "copy": {"enum": sorted(EFFECT_FIELDS)}, "from": {"type": "string"},
+                                       "inc": {"enum": sorted(EFFECT_FIELDS)},
+                                       "set": {"enum": sorted(EFFECT_FIELDS)}, "value": {},
+                                       "deadline": {"enum": ["step"]},
+                                       "locate": {"const": True},
+                                       "extend_deadline": {"type": "string"}},
+                        "minProperties": 1}},
+                },
+            },
+        },
+    },
+}
+_validator = jsonschema.Draft202012Validator(SCHEMA)
+
+
+class WorkflowInvalid(InvalidInput):
+    """Every problem of a definition, each with the place it sits."""
+
+    def __init__(self, errors: list[dict]):
+        first = errors[0]
+        super().__init__(f"workflow definition invalid at {first['path']}: {first['message']}"
+                         + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""), field=first["path"])
+        self.errors = errors
+
+    def to_json(self) -> dict:
+        return {**super().to_json(), "errors": self.errors}
+
+
+def _path(parts) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(root)"
+
+
+@dataclass
+class Transition:
+    index: int
+    action: str
+    name: str
+    sources: set[str]
+    target: str | None
+    roles: set[str]
+    require: set[str]
+    min_photos: int
+    fields: dict[str, dict]
+    guard: Guard | None
+    auto: bool
+    effects: list[dict]
+
+
+@dataclass
+class Workflow:
+    code: str
+    version: int
+    name: str
+    definition: dict
+    states: dict[str, dict]
+    transitions: list[Transition] = field(default_factory=list)
+
+    def state_name(self, state: str) -> str:
+        return self.states.get(state, {}).get("name", state)
+
+    def is_closed(self, state: str) -> bool:
+        return bool(self.states.get(state, {}).get("closed"))
+
+    def initial_state(self, channel: str) -> str:
+        init = self.definition["initial"]
+        return init.get("by_channel", {}).get(channel, init["default"])
+
+    def intake_photos(self) -> dict[str, int]:
+        return self.definition.get("intake", {}).get("photos", {})
+
+    def candidates(self, state: str, action: str) -> list[Transition]:
+        return [t for t in self.transitions if t.action == action and state in t.sources]
+
+    def has_action(self, action: str) -> bool:
+        return any(t.action == action for t in self.transitions)
+
+    def auto_transitions(self, state: str) -> list[Transition]:
+        return [t for t in self.transitions if t.auto and state in t.sources]
+
+    def actions_for(self, state: str, role: str) -> list[dict]:
+        seen, out = set(), []
+        for t in self.transitions:
+            if state in t.sources and role in t.roles and not t.auto and t.action not in seen:
+                seen.add(t.action)
+                out.append({"action": t.action, "name": t.name, "to": t.target})
+        return out
+
+    def states_for_role(self, role: str) -> list[str]:
+        return sorted({s for t in self.transitions if role in t.roles and not t.auto for s in t.sources})
+
+    def time_limit(self, state: str, category_code: str | None, urgency: str | None) -> tuple[float, str] | None:
+        """Most specific rule wins: longest category prefix, then a matching urgency over none."""
+        spec = self.states.get(state, {}).get("time_limit")
+        if not spec:
+            return None
+        best, best_key = spec.get("default"), (-1, -1)
+        for rule in spec.get("rules", []):
+            cat, urg = rule.get("category"), rule.get("urgency")
+            if cat and not (category_code or "").startswith(cat):
+                continue
+            if urg and urg != urgency:
+                continue
+            key = (len(cat or ""), 1 if urg else 0)
+            if key > best_key:
+                best, best_key = rule["limit"], key
+        return parse_duration(best) if best else None
+
+
+def compile_definition(definition: Any, version: int = 0) -> Workflow:
+    """Validate (schema, then graph) and build a Workflow; WorkflowInvalid lists every problem."""
+    errors = [{"path": _path(e.absolute_path), "message": e.message}
+              for e in sorted(_validator.iter_errors(definition), key=lambda e: list(map(str, e.absolute_path)))]
+    if errors:
+        raise WorkflowInvalid(errors)
+    states: dict[str, dict] = definition["states"]
+    open_states = {s for s, d in states.items() if not d.get("closed")}
+    closed_states = set(states) - open_states
+    if not closed_states:
+        errors.append({"path": "states", "message": "no closed state: a case could never be closed"})
+
+    init = definition["initial"]
+    initials = {"initial.default": init["default"],
+                **{f"initial.by_channel.{ch}": s for ch, s in init.get("by_channel", {}).items()}}
+    for where, s in initials.items():
+        if s not in states:
+            errors.append({"path": where, "message": f"unknown state {s!r}"})
+    for sname, sdef in states.items():
+        tl = sdef.get("time_limit") or {}
+        for where, text in [("default", tl.get("default"))] + [
+                (f"rules[{i}].limit", r["limit"]) for i, r in enumerate(tl.get("rules", []))]:
+            if text is not None:
+                try:
+                    parse_duration(text)
+                except InvalidInput as exc:
+                    errors.append({"path": f"states.{sname}.time_limit.{where}", "message": exc.message})
+
+    transitions: list[Transition] = []
+    for i, t in enumerate(definition["transitions"]):
+        here = f"transitions[{i}]"
+        sources = open_states if t["from"] == ANY_OPEN else set(t["from"])
+        for j, s in enumerate([] if t["from"] == ANY_OPEN else t["from"]):
+            if s not in states:
+                errors.append({"path": f"{here}.from[{j}]", "message": f"unknown state {s!r}"})
+        target = t.get("to")
+        if target is not None and target not in states:
+            errors.append({"path": f"{here}.to", "message": f"unknown target state {target!r}"})
+        guard = None
+        if "guard" in t:
+            try:
+                guard = Guard(t["guard"])
+            except GuardError as exc:
+                errors.append({"path": f"{here}.guard", "message": str(exc)})
+        for k, eff in enumerate(t.get("effects", [])):
+            if "copy" in eff and "from" not in eff:
+                errors.append({"path": f"{here}.effects[{k}]", "message": "copy needs from: <data field>"})
+            if "set" in eff and "value" not in eff:
+                errors.append({"path": f"{here}.effects[{k}]", "message": "set needs value"})
+        if t.get("auto") and "system" not in t["roles"]:
+            errors.append({"path": f"{here}.roles", "message": "an auto transition must allow role system"})
+        transitions.append(Transition(
+            index=i, action=t["action"], name=t.get("name", t["action"]), sources=set(sources), target=target,
+            roles=set(t["roles"]), require=set(t.get("require", [])),
+            min_photos=t.get("min_photos", 1), fields=t.get("fields", {}), guard=guard,
+            auto=bool(t.get("auto")), effects=t.get("effects", [])))
+
+    if closed_states:  # graph checks; edges to unknown states were reported above and are skipped
+        edges: dict[str, set[str]] = {s: set() for s in states}
+        for t in transitions:
+            for s in t.sources & set(states):
+                if (t.target or s) in states:
+                    edges[s].add(t.target or s)
+        seen, todo = set(), [s for s in initials.values() if s in states]
+        while todo:
+            s = todo.pop()
+            if s not in seen:
+                seen.add(s)
+                todo.extend(edges[s])
+        for s in states:
+            if s not in seen:
+                errors.append({"path": f"states.{s}", "message": f"state {s!r} cannot be reached from an initial state"})
+        can_close = set(closed_states)
+        changed = True
+        while changed:
+            changed = False
+            for s in states:
+                if s not in can_close and edges[s] & can_close:
+                    can_close.add(s)
+                    changed = True
+        for s in states:
+            if s not in can_close:
+                errors.append({"path": f"states.{s}", "message": f"no closed state can be reached from state {s!r}"})
+    if errors:
+        raise WorkflowInvalid(errors)
+    return Workflow(code=definition["code"], version=version, name=definition["name"],
+                    definition=definition, states=states, transitions=transitions)
+
+
+def parse_text(text: str) -> Any:
+    """YAML or JSON text → a definition (YAML is a superset of JSON)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(text)"
+        raise WorkflowInvalid([{"path": where, "message": f"not valid YAML/JSON: {getattr(exc, 'problem', exc)}"}]) from None
+
+
+def shipped_definitions() -> list[dict]:
+    return [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(SHIPPED_DIR.glob("*.yml"))]
+
+
+# ---------------------------------------------------------------- storage
+
+_cache: dict[tuple[str, str, int], Workflow] = {}
+_active: dict[str, tuple[float, dict[str, int]]] = {}
+_shipped_ok: set[str] = set()
+_lock = threading.Lock()
+ACTIVE_TTL = 2.0  # seconds; activation in this process clears it at once
+
+
+def _db(conn) -> str:
+    return f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
+
+
+def ensure_shipped(conn) -> None:
+    """Load the shipped workflows (version 1, active) into a database that has none of them yet.
+
+    The database is only marked as done once it already holds them, so a load rolled back with the
+    caller's transaction is simply done again next time."""
+    key = _db(conn)
+    if key in _shipped_ok:
+        return
+    existing = {r["code"] for r in conn.execute("SELECT DISTINCT code FROM workflow").fetchall()}
+    missing = [d for d in shipped_definitions() if d["code"] not in existing]
+    for definition in missing:
+        compile_definition(definition)
+        conn.execute("INSERT INTO workflow (code, version, name, definition, is_active) "
+                     "VALUES (%s, 1, %s, %s, true) ON CONFLICT DO NOTHING",
+                     [definition["code"], definition["name"], _json(definition)])
+    if missing:
+        _active.pop(key, None)
+    else:
+        _shipped_ok.add(key)
+
+
+def _json(value):
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(value)
+
+
+def active_versions(conn) -> dict[str, int]:
+    key = _db(conn)
+    hit = _active.get(key)
+    if hit and time.monotonic() - hit[0] < ACTIVE_TTL:
+        return hit[1]
+    rows = conn.execute("SELECT code, version FROM workflow WHERE is_active").fetchall()
+    versions = {r["code"]: r["version"] for r in rows}
+    _active[key] = (time.monotonic(), versions)
+    return versions
+
+
+def get_workflow(conn, code: str, version: int | None = None) -> Workflow:
+    if version is None:
+        version = active_versions(conn).get(code)
+        if version is None:
+            raise NotFound(f"workflow {code!r} has no active version", field="workflow")
+    key = (_db(conn), code, version)
+    wf = _cache.get(key)
+    if wf is None:
+        row = conn.execute("SELECT definition FROM workflow WHERE code = %s AND version = %s", [code, version]).fetchone()
+        if row is None:
+            raise NotFound(f"workflow {code!r} version {version} does not exist", field="workflow")
+        wf = compile_definition(row["definition"], version)
+        with _lock:
+            _cache[key] = wf
+    return wf
+
+
+def store(conn, definition: Any, activate: bool = False) -> dict:
+    """Validate and store a new version of a workflow (its code may be new); optionally activate it."""
+    wf = compile_definition(definition)
+    # versions of one workflow are numbered without gaps even when two admins save at once
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext('workflow:' || %s))", [wf.code])
+    version = conn.execute("SELECT coalesce(max(version), 0) + 1 AS v FROM workflow WHERE code = %s",
+                           [wf.code]).fetchone()["v"]
+    conn.execute("INSERT INTO workflow (code, version, name, definition) VALUES (%s, %s, %s, %s)",
+                 [wf.code, version, wf.name, _json(definition)])
+    if activate:
+        activate_version(conn, wf.code, version)
+    return {"code": wf.code, "version": version, "name": wf.name, "is_active": activate}
+
+
+def activate_version(conn, code: str, version: int) -> None:
+    if not conn.execute("SELECT 1 FROM workflow WHERE code = %s AND version = %s", [code, version]).fetchone():
+        raise NotFound(f"workflow {code!r} version {version} does not exist", field="version")
+    conn.execute("UPDATE workflow SET is_active = false WHERE code = %s AND is_active AND version <> %s", [code, version])
+    conn.execute("UPDATE workflow SET is_active = true WHERE code = %s AND version = %s", [code, version])
+    _active.pop(_db(conn), None)
+
+
+def check_rule_target(conn, workflow_code: str) -> None:
+    if workflow_code not in active_versions(conn) and not conn.execute(
+            "SELECT 1 FROM workflow WHERE code = %s AND is_active", [workflow_code]).fetchone():
+        raise Conflict(f"workflow {workflow_code!r} has no active version", field="workflow_code")
