@@ -1,0 +1,236 @@
+"""/api/survey — the survey over HTTP for GIS editors: upload → job → report.
+
+POST /api/survey/uploads             multipart (file, crs, standard, batch, mapping = YAML text) → 202 + job
+GET  /api/survey/jobs/{id}           job state; when done, the batch summary
+GET  /api/survey/batches             all batches
+GET  /api/survey/batches/{name}      one batch summary (counts per check)
+GET  /api/survey/batches/{name}/issues?check=&severity=&limit=&offset=
+GET  /api/survey/batches/{name}/report   changes against the live layer + coverage (JSON)
+POST /api/survey/batches/{name}/publish  {"valid_only": bool}
+POST /api/survey/batches/{name}/rollback
+GET  /api/survey/coverage            coverage of the live layer (JSON)
+GET  /api/survey/export?format=&crs=&standard=&class=   the live layer as a file
+GET  /api/survey/catalog-mapping[?unmapped=true&standard=]
+
+Jobs run in a worker thread of the serving process; their state lives in survey_job (PostgreSQL),
+so a client can poll any worker. The upload is kept under CIVICGRID_DATA_DIR/uploads until read.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import uuid
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse
+from starlette.routing import Route
+
+from civicgrid.db import connect
+from civicgrid.http import query_int
+from civicgrid.errors import CivicgridError, InvalidInput, NotFound
+from civicgrid.settings import get_settings
+from civicgrid.survey import service
+from civicgrid.survey.reader import FORMATS
+
+MAX_UPLOAD = 512 * 1024 * 1024
+
+
+def _json(data, status: int = 200) -> JSONResponse:
+    return JSONResponse(json.loads(json.dumps(data, ensure_ascii=False, default=str)), status_code=status)
+
+
+def _actor(request: Request) -> str:
+    return request.headers.get("x-civicgrid-user") or "api"
+
+
+class UploadOptions(BaseModel):
+    crs: str | None = Field(default=None, max_length=20)
+    standard: str = Field(default="gbt47678", max_length=30)
+    batch: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,80}$")
+    mapping: str | None = Field(default=None, max_length=100_000)
+
+
+def _run_job(job_id: str, path: str, file_name: str, options: dict, actor: str) -> None:
+    with connect() as conn:
+        conn.execute("UPDATE survey_job SET status = 'running' WHERE id = %s", [job_id])
+        conn.commit()
+    try:
+        outcome = service.import_file(path, crs=options.get("crs"), standard=options.get("standard"),
+                                      mapping=options.get("mapping") or None, batch=options.get("batch"),
+                                      file_name=file_name, actor=actor)
+        result = {"created": outcome.created, **outcome.summary}
+        status, error, batch = "done", None, outcome.batch
+    except CivicgridError as exc:
+        status, result, error, batch = "failed", None, exc.to_json(), None
+    except Exception as exc:  # a job must end in a state the client can read
+        status, result, error, batch = "failed", None, {"code": "ServerError", "description": str(exc)}, None
+    finally:
+        Path(path).unlink(missing_ok=True)
+    with connect() as conn:
+        conn.execute("UPDATE survey_job SET status = %s, result = %s, error = %s, batch = %s, finished_at = now() "
+                     "WHERE id = %s", [status, json.dumps(result, ensure_ascii=False, default=str) if result else None,
+                                        json.dumps(error, ensure_ascii=False) if error else None, batch, job_id])
+        conn.commit()
+
+
+async def upload(request: Request) -> JSONResponse:
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidInput("send multipart/form-data with a 'file' part", field="file")
+    form = await request.form(max_part_size=MAX_UPLOAD)
+    upload_file = form.get("file")
+    if upload_file is None or not hasattr(upload_file, "filename"):
+        raise InvalidInput("the 'file' part is missing", field="file")
+    name = Path(upload_file.filename or "").name
+    suffix = Path(name).suffix.lower()
+    if suffix not in FORMATS or suffix == ".shp":
+        raise InvalidInput(f"unsupported file type {suffix or name!r}: .gpkg, .zip (Shapefile), .geojson, .csv, .dxf",
+                           field="file")
+    try:
+        options = UploadOptions(**{k: form.get(k) or None for k in ("crs", "batch", "mapping")},
+                                **({"standard": form.get("standard")} if form.get("standard") else {}))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InvalidInput(f"{err['loc'][0]}: {err['msg']}", field=str(err["loc"][0])) from exc
+    if options.crs:
+        from civicgrid.survey.reader import parse_crs
+        parse_crs(options.crs)
+    if options.mapping:
+        from civicgrid.survey.mapping import load_mapping
+        load_mapping(options.mapping)  # fail now with 400, not later in the job
+    folder = get_settings().data_dir / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    job_id = str(uuid.uuid4())
+    target = folder / f"{job_id}{suffix}"
+    with open(target, "wb") as fh:
+        while chunk := await upload_file.read(1 << 20):
+            fh.write(chunk)
+    opts = options.model_dump(exclude_none=True)
+    with connect() as conn:
+        conn.execute("INSERT INTO survey_job (id, status, file_name, options, created_by) VALUES (%s, 'queued', %s, %s, %s)",
+                     [job_id, name, json.dumps({k: v for k, v in opts.items() if k != "mapping"}), _actor(request)])
+        conn.commit()
+    task = BackgroundTask(asyncio.to_thread, _run_job, job_id, str(target), name, opts, _actor(request))
+    return JSONResponse({"job": job_id, "status": "queued", "href": f"/api/survey/jobs/{job_id}"},
+                        status_code=202, headers={"Location": f"/api/survey/jobs/{job_id}"}, background=task)
+
+
+async def job(request: Request) -> JSONResponse:
+    job_id = request.path_params["id"]
+    try:
+        uuid.UUID(job_id)
+    except ValueError:
+        raise NotFound(f"no survey job {job_id!r}", field="id") from None
+    with connect() as conn:
+        row = conn.execute("SELECT id::text, status, file_name, batch, result, error, created_at, finished_at "
+                           "FROM survey_job WHERE id = %s", [job_id]).fetchone()
+    if not row:
+        raise NotFound(f"no survey job {job_id!r}", field="id")
+    if row["batch"]:
+        row["report"] = f"/api/survey/batches/{row['batch']}/report"
+    return _json(row)
+
+
+async def batches(request: Request) -> JSONResponse:
+    return _json(await asyncio.to_thread(service.list_batches))
+
+
+async def batch(request: Request) -> JSONResponse:
+    return _json(await asyncio.to_thread(service.get_batch, request.path_params["name"]))
+
+
+_int = query_int
+
+
+async def issues(request: Request) -> JSONResponse:
+    q = request.query_params
+    severity = q.get("severity")
+    if severity not in (None, "error", "warning", "info"):
+        raise InvalidInput("severity must be error, warning or info", field="severity")
+    rows = await asyncio.to_thread(service.list_issues, request.path_params["name"], check=q.get("check"),
+                                   severity=severity, limit=_int(request, "limit", 1000, 1, 100000),
+                                   offset=_int(request, "offset", 0, 0, 10**9))
+    return _json(rows)
+
+
+async def report(request: Request) -> JSONResponse:
+    from civicgrid.survey.report import build_report
+
+    return _json(await asyncio.to_thread(build_report, request.path_params["name"]))
+
+
+async def coverage(request: Request) -> JSONResponse:
+    from civicgrid.survey.report import build_report
+
+    return _json((await asyncio.to_thread(build_report, None))["coverage"])
+
+
+class PublishBody(BaseModel):
+    valid_only: bool = False
+
+
+async def publish(request: Request) -> JSONResponse:
+    raw = await request.body()
+    try:
+        body = PublishBody.model_validate_json(raw) if raw.strip() else PublishBody()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "body"
+        raise InvalidInput(f"{field}: {err['msg']}", field=field) from exc
+    return _json(await asyncio.to_thread(service.publish, request.path_params["name"], valid_only=body.valid_only,
+                                         actor=_actor(request)))
+
+
+async def rollback(request: Request) -> JSONResponse:
+    return _json(await asyncio.to_thread(service.rollback, request.path_params["name"], actor=_actor(request)))
+
+
+async def export(request: Request) -> FileResponse:
+    from civicgrid.survey.export import ExportParams, export_layer
+
+    q = request.query_params
+    try:
+        params = ExportParams(**{k: v for k, v in {"format": q.get("format"), "crs": q.get("crs"),
+                                                   "standard": q.get("standard"), "type_code": q.get("class")}.items()
+                                 if v is not None})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = {"type_code": "class"}.get(str(err["loc"][0]), str(err["loc"][0]))
+        raise InvalidInput(f"{field}: {err['msg']}", field=field) from exc
+    ext = {"shp": "zip"}.get(params.format, params.format)
+    tmp = Path(tempfile.mkdtemp(prefix="civicgrid-export-"))
+    out = tmp / f"component.{ext}"
+    result = await asyncio.to_thread(export_layer, out, params)
+
+    def cleanup() -> None:
+        out.unlink(missing_ok=True)
+        tmp.rmdir()
+
+    return FileResponse(out, filename=out.name, background=BackgroundTask(cleanup),
+                        headers={"X-Civicgrid-Exported": str(result["exported"]),
+                                 "X-Civicgrid-Unmapped": str(sum(u["components"] for u in result["unmapped"]))})
+
+
+async def catalog_mapping(request: Request) -> JSONResponse:
+    q = request.query_params
+    if q.get("unmapped", "false").lower() in ("1", "true", "yes"):
+        return _json(await asyncio.to_thread(service.unmapped_codes, q.get("standard")))
+    return _json(await asyncio.to_thread(service.catalog_mapping))
+
+
+routes = [
+    Route("/survey/uploads", upload, methods=["POST"]),
+    Route("/survey/jobs/{id}", job),
+    Route("/survey/batches", batches),
+    Route("/survey/batches/{name}", batch),
+    Route("/survey/batches/{name}/issues", issues),
+    Route("/survey/batches/{name}/report", report),
+    Route("/survey/batches/{name}/publish", publish, methods=["POST"]),
+    Route("/survey/batches/{name}/rollback", rollback, methods=["POST"]),
+    Route("/survey/coverage", coverage),
+    Route("/survey/export", export),
+    Route("/survey/catalog-mapping", catalog_mapping),
+]
