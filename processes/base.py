@@ -1,0 +1,193 @@
+"""One small base class for every civicgrid OGC API process.
+
+A process declares its parameters as a pydantic model (`Params`) with bounds; the OGC process
+description (inputs with their JSON schema, minOccurs) is derived from that model, so the
+description and the validation can never disagree. Bad parameters raise `InvalidProcessInput`
+(HTTP 400, naming the parameter and the bound); a request too large for synchronous execution
+raises `TooLargeForSync` (HTTP 400 telling the client to send `Prefer: respond-async`).
+"""
+from __future__ import annotations
+
+import copy
+import re
+import logging
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
+
+log = logging.getLogger("civicgrid.processes")
+
+SQL_DIR = Path(__file__).with_name("sql")
+
+
+def load_sql(name: str) -> str:
+    return (SQL_DIR / name).read_text(encoding="utf-8")
+
+
+class InvalidProcessInput(ProcessorExecuteError):
+    """A client's mistake in the inputs: pygeoapi answers with this status and code."""
+
+    http_status_code = HTTPStatus.BAD_REQUEST
+    ogc_exception_code = "InvalidParameterValue"
+
+    def __init__(self, msg: str, field: str | None = None):
+        super().__init__(msg, user_msg=msg)
+        self.field = field
+
+
+class TooLargeForSync(InvalidProcessInput):
+    ogc_exception_code = "TooLargeForSynchronousExecution"
+
+
+class ProcessFailed(ProcessorExecuteError):
+    """Our fault, not the client's: 500 with a message for the log reader."""
+
+    http_status_code = HTTPStatus.INTERNAL_SERVER_ERROR
+    ogc_exception_code = "NoApplicableCode"
+
+
+class Params(BaseModel):
+    """Base of process parameter models: unknown inputs are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _inline_refs(schema: Any, defs: dict) -> Any:
+    if isinstance(schema, dict):
+        if "$ref" in schema:
+            target = defs[schema["$ref"].rsplit("/", 1)[1]]
+            merged = {**_inline_refs(copy.deepcopy(target), defs), **{k: v for k, v in schema.items() if k != "$ref"}}
+            return merged
+        return {k: _inline_refs(v, defs) for k, v in schema.items() if k != "$defs"}
+    if isinstance(schema, list):
+        return [_inline_refs(v, defs) for v in schema]
+    return schema
+
+
+def describe_params(model: type[BaseModel]) -> dict:
+    """OGC API Processes `inputs` from a pydantic model: one input per field, schema per field."""
+    full = model.model_json_schema()
+    defs = full.get("$defs", {})
+    required = set(full.get("required", []))
+    inputs = {}
+    for name, prop in full.get("properties", {}).items():
+        prop = _inline_refs(prop, defs)
+        title = prop.pop("title", name)
+        description = prop.pop("description", "")
+        inputs[name] = {
+            "title": title,
+            "description": description,
+            "schema": prop,
+            "minOccurs": 1 if name in required else 0,
+            "maxOccurs": 1,
+        }
+    return inputs
+
+
+def format_validation_error(exc: ValidationError) -> tuple[str, str | None]:
+    """The first problem as one line: `cell_size: Input should be greater than or equal to 10 (got 3)`."""
+    parts = []
+    first_field = None
+    for err in exc.errors()[:3]:
+        msg = err.get("msg", "invalid").removeprefix("Value error, ")
+        if err.get("loc"):
+            loc = ".".join(str(p) for p in err["loc"])
+            field = str(err["loc"][0])
+        else:
+            # a rule across fields: its message starts with the field it blames
+            field = re.match(r"[a-z_0-9]+", msg).group(0) if re.match(r"[a-z_0-9]+", msg) else "inputs"
+            msg = msg.removeprefix(field + ": ")
+            loc = field
+        first_field = first_field or field
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown input"
+        value = err.get("input")
+        shown = "" if err.get("type") in ("missing", "extra_forbidden") or isinstance(value, (dict, list)) else f" (got {value!r})"
+        parts.append(f"{loc}: {msg}{shown}")
+    return "; ".join(parts), first_field
+
+
+class CivicProcessor(BaseProcessor):
+    """A process: `Params` (pydantic), `outputs` metadata, `run(params)` and an optional size check."""
+
+    id: ClassVar[str]
+    title: ClassVar[dict]
+    description: ClassVar[dict]
+    keywords: ClassVar[list[str]] = []
+    version: ClassVar[str] = "1.0.0"
+    Params: ClassVar[type[Params]]
+    outputs: ClassVar[dict]
+    example: ClassVar[dict | None] = None
+    # above this many input rows a synchronous request is refused (None: never)
+    sync_limit: ClassVar[int | None] = None
+
+    def __init__(self, processor_def: dict | None = None):
+        processor_def = processor_def or {"name": f"{type(self).__module__}.{type(self).__name__}"}
+        super().__init__(processor_def, self.metadata_document())
+        self.job_id: str | None = None
+        # `sync_limit` in the process's pygeoapi config overrides the class default
+        self.configured_sync_limit: int | None = processor_def.get("sync_limit")
+
+    @classmethod
+    def metadata_document(cls) -> dict:
+        doc = {
+            "version": cls.version,
+            "id": cls.id,
+            "title": cls.title,
+            "description": cls.description,
+            "jobControlOptions": ["sync-execute", "async-execute", "dismiss"],
+            "keywords": cls.keywords,
+            "links": [],
+            "inputs": describe_params(cls.Params),
+            "outputs": cls.outputs,
+        }
+        if cls.example:
+            doc["example"] = cls.example
+        return doc
+
+    def set_job_id(self, job_id: str) -> None:
+        self.job_id = job_id
+
+    # -- the three steps -------------------------------------------------------------------
+    def parse(self, data: dict | None) -> Params:
+        if data is not None and not isinstance(data, dict):
+            raise InvalidProcessInput("inputs must be a JSON object", field="inputs")
+        try:
+            return self.Params.model_validate(data or {})
+        except ValidationError as exc:
+            message, field = format_validation_error(exc)
+            raise InvalidProcessInput(message, field=field) from None
+
+    def input_size(self, params: Params, conn) -> int | None:
+        """How many rows the request would read (a cheap estimate); None when it does not matter."""
+        return None
+
+    def sync_limit_for(self, params: Params) -> int | None:
+        return self.configured_sync_limit if self.configured_sync_limit is not None else self.sync_limit
+
+    def check_sync(self, params: Params, conn) -> None:
+        limit = self.sync_limit_for(params)
+        if limit is None:
+            return
+        size = self.input_size(params, conn)
+        if size is not None and size > limit:
+            raise TooLargeForSync(
+                f"this request reads about {size} rows, more than {limit} allowed for synchronous "
+                f"execution: send it again with the header 'Prefer: respond-async' and fetch the result from /jobs/{{jobId}}/results")
+
+    def run(self, params: Params, conn) -> tuple[str, Any]:
+        raise NotImplementedError
+
+    # -- pygeoapi entry point ---------------------------------------------------------------
+    def execute(self, data: dict, outputs: dict | None = None) -> tuple[str, Any]:
+        from civicgrid.db import connect
+
+        params = self.parse(data)
+        with connect() as conn:
+            return self.run(params, conn)
+
+    def __repr__(self):
+        return f"<{type(self).__name__}> {self.id}"

@@ -1,0 +1,275 @@
+"""The pygeoapi job manager of civicgrid: jobs, their status and their results live in PostgreSQL.
+
+Configured in pygeoapi-config.yml as `server.manager.name: civicgrid.processes.jobs.PostgresJobManager`.
+
+- Inputs are validated before a job exists: bad parameters are a 400 naming the parameter, and a
+  synchronous request that is too large is a 400 telling the client to send
+  `Prefer: respond-async`. Nothing is written for a refused request.
+- Synchronous jobs run in the web worker and are recorded like any other job.
+- Asynchronous jobs run in their own process (`python -m civicgrid.processes.runner <job id>`,
+  started in a new session), which reads the parameters from `process_job` and writes status and
+  result back. A web worker that stops or restarts does not take the job with it, and any worker
+  answers for any job. A runner that died without a word is noticed (its pid is gone) and its job
+  marked failed.
+- DELETE /jobs/{id} cancels: the runner is signalled, its running query cancelled, and the job
+  and its result removed (status `dismissed` in the answer).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from typing import Any
+
+from psycopg.types.json import Jsonb
+from pygeoapi.process.base import JobNotFoundError, JobResultNotFoundError, ProcessorExecuteError
+from pygeoapi.process.manager.base import BaseManager
+from pygeoapi.util import JobStatus, RequestedProcessExecutionMode, RequestedResponse
+
+from civicgrid.processes.base import CivicProcessor, ProcessFailed
+
+log = logging.getLogger("civicgrid.processes.jobs")
+
+JSON_TYPES = ("application/json", "application/geo+json")
+HOST = socket.gethostname()
+
+
+def _db(url: str | None = None):
+    from civicgrid.db import connect
+
+    return connect(url, autocommit=True)
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie (finished child nobody reaped) is not alive
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1][:1] != "Z"
+    except OSError:
+        return True
+
+
+def encode_result(mimetype: str, outputs: Any) -> bytes:
+    if isinstance(outputs, bytes):
+        return outputs
+    if isinstance(outputs, str):
+        return outputs.encode("utf-8")
+    return json.dumps(outputs, ensure_ascii=False).encode("utf-8")
+
+
+def run_job(processor: CivicProcessor, job_id: str, data: dict, url: str | None = None) -> tuple[str, Any, JobStatus]:
+    """Run one job to its end, recording running → successful/failed in process_job."""
+    from civicgrid.db import connect
+
+    with _db(url) as meta:
+        meta.execute("UPDATE process_job SET status = 'running', started = now(), updated = now(), progress = 10, "
+                     "message = 'running', runner_host = %s, runner_pid = %s WHERE identifier = %s AND status = 'accepted'",
+                     [HOST, os.getpid(), job_id])
+        try:
+            params = processor.parse(data)
+            with connect(url) as conn:
+                pid = conn.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"]
+                meta.execute("UPDATE process_job SET backend_pid = %s WHERE identifier = %s", [pid, job_id])
+                mimetype, outputs = processor.run(params, conn)
+                conn.rollback()   # processes only read
+        except ProcessorExecuteError as exc:
+            meta.execute("UPDATE process_job SET status = 'failed', finished = now(), updated = now(), progress = 100, "
+                         "message = %s, backend_pid = NULL WHERE identifier = %s", [exc.message, job_id])
+            raise
+        except Exception as exc:
+            log.exception("job %s failed", job_id)
+            meta.execute("UPDATE process_job SET status = 'failed', finished = now(), updated = now(), progress = 100, "
+                         "message = %s, backend_pid = NULL WHERE identifier = %s", [f"{type(exc).__name__}: {exc}"[:2000], job_id])
+            raise ProcessFailed(f"process {processor.id} failed: {type(exc).__name__}: {exc}") from exc
+        written = meta.execute(
+            "UPDATE process_job SET status = 'successful', finished = now(), updated = now(), progress = 100, "
+            "message = 'Job complete', mimetype = %s, result = %s, backend_pid = NULL "
+            "WHERE identifier = %s AND status = 'running' RETURNING 1",
+            [mimetype, encode_result(mimetype, outputs), job_id]).fetchone()
+        if written is None:
+            log.info("job %s was dismissed while running; result dropped", job_id)
+    return mimetype, outputs, JobStatus.successful
+
+
+def _fix_delete_job_headers() -> None:
+    """pygeoapi 0.24's DELETE /jobs/{id} returns no headers, and its Starlette adapter then fails
+    with KeyError 'Content-Type' (a 500 after the job was in fact deleted). Give the answer its
+    JSON content type; the adapter looks the function up on the module at call time."""
+    import pygeoapi.api.processes as api_processes
+
+    original = api_processes.delete_job
+    if getattr(original, "civicgrid_fixed", False):
+        return
+
+    def delete_job(api, request, job_id):
+        headers, status, content = original(api, request, job_id)
+        if "Content-Type" not in (headers or {}):
+            headers = {**(headers or {}), "Content-Type": "application/json"}
+        return headers, status, content
+
+    delete_job.civicgrid_fixed = True
+    api_processes.delete_job = delete_job
+
+
+class PostgresJobManager(BaseManager):
+    """pygeoapi process manager with the job store in civicgrid's PostgreSQL (`process_job`)."""
+
+    def __init__(self, manager_def: dict):
+        _fix_delete_job_headers()
+        super().__init__(manager_def)
+        self.is_async = True
+        self.supports_subscribing = False
+        # `connection` may name a database; by default the one civicgrid uses (DATABASE_URL …)
+        self.url = manager_def.get("connection") or None
+
+    # -- store -----------------------------------------------------------------------------
+    def _row_to_job(self, row: dict) -> dict:
+        def iso(v):
+            return v.isoformat() if v is not None else None
+
+        return {"type": row["type"], "identifier": row["identifier"], "process_id": row["process_id"],
+                "status": row["status"], "message": row["message"], "progress": row["progress"],
+                "parameters": row["parameters"], "created": iso(row["created"]), "started": iso(row["started"]),
+                "finished": iso(row["finished"]), "updated": iso(row["updated"]), "mimetype": row["mimetype"],
+                "location": None}
+
+    def _reap(self, conn, row: dict) -> dict:
+        """A running job whose runner on this host is gone has failed."""
+        if row["status"] in ("accepted", "running") and row["runner_host"] == HOST and row["runner_pid"] \
+                and row["runner_pid"] != os.getpid() and not _pid_alive(row["runner_pid"]):
+            conn.execute("UPDATE process_job SET status = 'failed', finished = now(), updated = now(), "
+                         "message = 'the runner process stopped before the job finished' "
+                         "WHERE identifier = %s AND status IN ('accepted', 'running')", [row["identifier"]])
+            row = dict(row, status="failed", message="the runner process stopped before the job finished")
+        return row
+
+    _COLUMNS = ("identifier, process_id, type, status, message, progress, parameters, created, started, finished, "
+                "updated, mimetype, runner_host, runner_pid")
+
+    def get_jobs(self, status: JobStatus = None, limit: int | None = None, offset: int | None = None) -> dict:
+        with _db(self.url) as conn:
+            rows = conn.execute(
+                f"SELECT {self._COLUMNS}, count(*) OVER () AS total FROM process_job "
+                "WHERE (%(status)s::text IS NULL OR status = %(status)s) ORDER BY created DESC LIMIT %(limit)s OFFSET %(offset)s",
+                {"status": status.value if status else None, "limit": limit, "offset": offset or 0}).fetchall()
+            jobs = [self._row_to_job(self._reap(conn, r)) for r in rows]
+        return {"jobs": jobs, "numberMatched": rows[0]["total"] if rows else 0}
+
+    def add_job(self, job_metadata: dict) -> str:
+        with _db(self.url) as conn:
+            conn.execute("INSERT INTO process_job (identifier, process_id, type, status, message, progress, parameters) "
+                         "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                         [job_metadata["identifier"], job_metadata["process_id"], job_metadata.get("type", "process"),
+                          job_metadata["status"], job_metadata.get("message"), job_metadata.get("progress", 0),
+                          Jsonb(job_metadata.get("parameters") or {})])
+        return job_metadata["identifier"]
+
+    def update_job(self, job_id: str, update_dict: dict) -> bool:
+        allowed = {"status", "message", "progress", "mimetype"}
+        fields = {k: v for k, v in update_dict.items() if k in allowed}
+        if not fields:
+            return True
+        from psycopg import sql
+
+        q = sql.SQL("UPDATE process_job SET {sets}, updated = now() WHERE identifier = %(id)s").format(
+            sets=sql.SQL(", ").join(sql.SQL("{} = %({})s").format(sql.Identifier(k), sql.SQL(k)) for k in fields))
+        with _db(self.url) as conn:
+            return conn.execute(q, {**fields, "id": job_id}).rowcount == 1
+
+    def get_job(self, job_id: str) -> dict:
+        with _db(self.url) as conn:
+            row = conn.execute(f"SELECT {self._COLUMNS} FROM process_job WHERE identifier = %s", [job_id]).fetchone()
+            if row is None:
+                raise JobNotFoundError()
+            return self._row_to_job(self._reap(conn, row))
+
+    def get_job_result(self, job_id: str) -> tuple[str, Any]:
+        with _db(self.url) as conn:
+            row = conn.execute("SELECT status, mimetype, result FROM process_job WHERE identifier = %s", [job_id]).fetchone()
+        if row is None:
+            raise JobNotFoundError()
+        if row["status"] != "successful":
+            return (None,)
+        if row["result"] is None:
+            raise JobResultNotFoundError()
+        data = bytes(row["result"])
+        if row["mimetype"] == "application/json":
+            return row["mimetype"], json.loads(data)
+        return row["mimetype"], data
+
+    def delete_job(self, job_id: str) -> bool:
+        """Cancel (if running) and remove a job with its result."""
+        with _db(self.url) as conn:
+            row = conn.execute("DELETE FROM process_job WHERE identifier = %s "
+                               "RETURNING status, runner_host, runner_pid, backend_pid", [job_id]).fetchone()
+            if row is None:
+                raise JobNotFoundError()
+            if row["status"] in ("accepted", "running"):
+                if row["backend_pid"]:
+                    conn.execute("SELECT pg_cancel_backend(%s)", [row["backend_pid"]])
+                if row["runner_host"] == HOST and row["runner_pid"] and row["runner_pid"] != os.getpid() \
+                        and _pid_alive(row["runner_pid"]):
+                    try:
+                        os.kill(row["runner_pid"], signal.SIGTERM)
+                    except ProcessLookupError:
+                        pass
+        return True
+
+    # -- execution -------------------------------------------------------------------------
+    def execute_process(self, process_id: str, data_dict: dict, execution_mode=None, requested_outputs=None,
+                        subscriber=None, requested_response=RequestedResponse.raw.value):
+        from civicgrid.db import connect
+
+        processor = self.get_processor(process_id)
+        params = processor.parse(data_dict)                      # 400 before anything is written
+        is_async = execution_mode == RequestedProcessExecutionMode.respond_async
+        if not is_async:
+            with connect(self.url) as conn:
+                processor.check_sync(params, conn)               # 400: too large, go async
+        job_id = str(uuid.uuid1())
+        processor.set_job_id(job_id)
+        clean = params.model_dump(mode="json", exclude_none=True)
+        self.add_job({"identifier": job_id, "process_id": process_id, "status": JobStatus.accepted.value,
+                      "message": "Job accepted and ready for execution", "progress": 0, "parameters": clean})
+        if is_async:
+            self._spawn(job_id)
+            headers = {"Preference-Applied": RequestedProcessExecutionMode.respond_async.value}
+            return job_id, "application/json", None, JobStatus.accepted, headers
+        mimetype, outputs, status = run_job(processor, job_id, clean, self.url)
+        if requested_response == RequestedResponse.document.value:
+            outputs = {"outputs": [{"id": next(iter(processor.outputs)), "value": outputs if not isinstance(outputs, bytes) else None}]}
+            mimetype = "application/json"
+        headers = None if execution_mode == RequestedProcessExecutionMode.wait else {
+            "Preference-Applied": RequestedProcessExecutionMode.wait.value}
+        return job_id, mimetype, outputs, status, headers
+
+    def _spawn(self, job_id: str) -> None:
+        env = dict(os.environ)
+        if self.url:
+            env["DATABASE_URL"] = self.url
+        proc = subprocess.Popen([sys.executable, "-m", "civicgrid.processes.runner", job_id], env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        with _db(self.url) as conn:
+            conn.execute("UPDATE process_job SET runner_host = %s, runner_pid = %s WHERE identifier = %s AND runner_pid IS NULL",
+                         [HOST, proc.pid, job_id])
+        # reap the child when it ends so it does not linger as a zombie of the web worker
+        import threading
+
+        threading.Thread(target=proc.wait, daemon=True).start()
+
+    def __repr__(self):
+        return f"<PostgresJobManager> {self.name}"

@@ -1,0 +1,169 @@
+"""The processes through HTTP: `civicgrid serve` (pygeoapi at /ogc) on the tiny hand-made town.
+
+Sync and async execution, 400s that name the parameter, the go-async 400, results and job status
+that survive a server restart, and cancellation through DELETE /jobs/{id}.
+"""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from civicgrid.db import connect
+from civicgrid.processes import synthetic as S
+
+CST = timezone(timedelta(hours=8))
+MARCH = {"start": "2026-03-01T00:00:00+08:00", "end": "2026-04-01T00:00:00+08:00"}
+
+
+@pytest.fixture(scope="module")
+def town_url(pg_admin_url):
+    from conftest import create_database, drop_database
+    from civicgrid.db import migrate
+
+    url = create_database(pg_admin_url)
+    migrate(url)
+    with connect(url) as conn:
+        meta = S.build_town(conn)
+        for k in range(8):
+            S.add_case(conn, 470150 + 5 * k, 4440850, reported_at=datetime(2026, 3, 2, 9, tzinfo=CST),
+                       officer_id=meta["officers"][0], events=[("report", datetime(2026, 3, 2, 9, tzinfo=CST), "reported"),
+                                                               ("file", datetime(2026, 3, 2, 10, tzinfo=CST), "filed")])
+        conn.commit()
+    yield url
+    drop_database(pg_admin_url, url)
+
+
+def serve(url):
+    from conftest import start_server
+
+    return start_server(url)
+
+
+def stop(proc):
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def server(town_url):
+    proc, base = serve(town_url)
+    yield base + "/ogc"
+    stop(proc)
+
+
+def execute(base, pid, inputs, prefer=None):
+    headers = {"Prefer": prefer} if prefer else {}
+    return httpx.post(f"{base}/processes/{pid}/execution", json={"inputs": inputs}, headers=headers, timeout=60)
+
+
+def test_processes_are_listed_and_described(server):
+    listed = httpx.get(f"{server}/processes?f=json").json()
+    ids = {p["id"] for p in listed["processes"]}
+    assert {"heatmap", "cluster", "hotspots", "area-evaluation", "patrol-coverage", "track"} <= ids
+    doc = httpx.get(f"{server}/processes/cluster?f=json").json()
+    assert doc["inputs"]["eps"]["schema"]["exclusiveMinimum"] == 0 and doc["inputs"]["eps"]["schema"]["maximum"] == 2000
+    assert "async-execute" in doc["jobControlOptions"]
+
+
+def test_sync_execution(server):
+    r = execute(server, "heatmap", {"source": "cases", "cell_size": 100})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
+    assert r.json()["total"] == 8
+    r = execute(server, "area-evaluation", {"level": "community", "format": "csv", **MARCH})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert r.content.decode("utf-8").lstrip("\ufeff").splitlines()[1].startswith(S.COMMUNITIES[0] + ",测试社区1,8,")
+
+
+@pytest.mark.parametrize("pid, inputs, words", [
+    ("heatmap", {"cell_size": 1}, "cell_size: Input should be greater than or equal to 10"),
+    ("cluster", {"minpoints": 0}, "minpoints: Input should be greater than or equal to 1"),
+    ("hotspots", {"units": "hexagons"}, "units: Input should be 'cells' or 'unit_grids'"),
+    ("track", {"officer": 1}, "start: Field required"),
+    ("area-evaluation", {"level": "street", **MARCH}, "level: Input should be"),
+    ("heatmap", {"community": "110113004999"}, "community: no community with code 110113004999"),
+])
+def test_bad_parameters_are_400_naming_the_parameter(server, pid, inputs, words):
+    r = execute(server, pid, inputs)
+    assert r.status_code == 400, r.text
+    assert words in r.json()["description"]
+
+
+def test_async_job_results_survive_a_restart(town_url):
+    proc, base = serve(town_url)
+    ogc = base + "/ogc"
+    try:
+        r = execute(ogc, "area-evaluation", {"level": "unit_grid", **MARCH}, prefer="respond-async")
+        assert r.status_code == 201 and r.headers["preference-applied"] == "respond-async"
+        location = r.headers["location"]
+        job_id = r.json()["jobID"]
+        assert location.endswith(f"/jobs/{job_id}")
+    finally:
+        stop(proc)          # the server goes away right after accepting the job
+    proc, base = serve(town_url)
+    ogc = base + "/ogc"
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            status = httpx.get(f"{ogc}/jobs/{job_id}?f=json").json()["status"]
+            if status in ("successful", "failed"):
+                break
+            time.sleep(0.3)
+        assert status == "successful"
+        result = httpx.get(f"{ogc}/jobs/{job_id}/results?f=json")
+        assert result.status_code == 200
+        doc = json.loads(result.content)
+        assert doc["numberMatched"] == 50
+        assert next(f for f in doc["features"] if f["id"] == "110113004001001")["properties"]["filed"] == 8
+        r = httpx.delete(f"{ogc}/jobs/{job_id}")
+        assert r.status_code == 200 and r.json()["status"] == "dismissed"
+        assert httpx.get(f"{ogc}/jobs/{job_id}?f=json").status_code == 404
+    finally:
+        stop(proc)
+
+
+def test_too_large_for_sync_is_a_400_that_says_go_async(town_url, tmp_path):
+    """With a sync limit of 3 rows configured for heatmap, 8 cases must go async."""
+    import yaml
+
+    from civicgrid.settings import REPO_ROOT
+
+    cfg = yaml.safe_load((REPO_ROOT / "pygeoapi-config.yml").read_text(encoding="utf-8"))
+    cfg["resources"]["heatmap"]["processor"]["sync_limit"] = 3
+    path = tmp_path / "pygeoapi-config.yml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    from conftest import start_server
+
+    proc, base = start_server(town_url, {"CIVICGRID_PYGEOAPI_CONFIG": str(path)})
+    try:
+        r = execute(base + "/ogc", "heatmap", {"source": "cases"})
+        assert r.status_code == 400 and "Prefer: respond-async" in r.json()["description"]
+        r = execute(base + "/ogc", "heatmap", {"source": "cases"}, prefer="respond-async")
+        assert r.status_code == 201
+    finally:
+        stop(proc)
+
+
+def test_on_the_demo_town(live_server, demo_url):
+    """Through the shared demo server: the position heatmap (roll-up path) counts every fix, and
+    the unit-grid evaluation's 立案数 adds up to the filed, not suspended/cancelled cases."""
+    ogc = live_server + "/ogc"
+    r = execute(ogc, "heatmap", {"source": "positions", "cell_size": 100})
+    assert r.status_code == 200
+    with connect(demo_url) as conn:
+        fixes = conn.execute("SELECT count(*) AS n FROM officer_position").fetchone()["n"]
+        span = conn.execute("SELECT min(at) AS a, max(at) AS b FROM case_event").fetchone()
+        start, end = span["a"] - timedelta(days=1), span["b"] + timedelta(days=1)
+        filed = conn.execute(
+            "SELECT count(*) AS n FROM cases c WHERE EXISTS (SELECT 1 FROM case_event e WHERE e.case_id = c.id AND e.action = 'file') "
+            "AND (SELECT e.to_state FROM case_event e WHERE e.case_id = c.id AND e.to_state IS NOT NULL ORDER BY e.seq DESC LIMIT 1) "
+            "NOT IN ('suspended', 'cancelled')").fetchone()["n"]
+    assert r.json()["total"] == fixes > 0
+    r = execute(ogc, "area-evaluation", {"level": "unit_grid", "start": start.isoformat(), "end": end.isoformat()})
+    assert r.status_code == 200
+    features = r.json()["features"]
+    assert sum(f["properties"]["filed"] for f in features) == filed > 0
+    assert {f["properties"]["grade"] for f in features} <= set("ABCDE")
