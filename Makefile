@@ -3,12 +3,13 @@
 CIVICGRID := .venv/bin/civicgrid
 PYTEST_ARGS ?=
 
-.PHONY: run test setup setup-test db serve bench-ogc bench-processes bench-cases bench-survey
+.PHONY: run test setup setup-test bench bench-ogc bench-processes bench-cases bench-survey
 
 run: setup
 	@$(CIVICGRID) db start
 	@$(CIVICGRID) db migrate
 	@$(CIVICGRID) demo load --if-empty
+	@$(CIVICGRID) basemap build
 	@echo "civicgrid: serving on http://$${CIVICGRID_HOST:-127.0.0.1}:$${CIVICGRID_PORT:-8000}/ (Ctrl-C stops)"
 	@exec $(CIVICGRID) serve
 
@@ -20,3 +21,26 @@ setup:
 
 setup-test:
 	@bash scripts/setup.sh test
+
+# Benchmarks (bench/*/README or module docstrings): each prints a table, our numbers beside the peers'.
+BENCH_ENV := CIVICGRID_DATA_DIR=$(CURDIR)/.data/bench CIVICGRID_PG_PORT=55090
+
+setup-bench: setup
+	@bash scripts/setup.sh bench
+
+bench: bench-ogc bench-processes bench-cases bench-survey
+
+bench-ogc: setup-bench
+	.venv/bin/python -m bench.ogc
+
+bench-processes: setup-bench
+	$(BENCH_ENV) $(CIVICGRID) db start
+	$(BENCH_ENV) $(CIVICGRID) db migrate
+	$(BENCH_ENV) $(CIVICGRID) demo load --if-empty
+	$(BENCH_ENV) .venv/bin/python bench/processes/run.py
+
+bench-cases: setup-bench
+	.venv/bin/python bench/cases/run.py --workers 2
+
+bench-survey: setup-bench
+	.venv/bin/python bench/survey/bench.py

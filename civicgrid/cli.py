@@ -9,19 +9,11 @@ import sys
 
 import click
 
-from civicgrid.errors import CivicgridError, SetupError
+from civicgrid.clibase import Group
+from civicgrid.errors import SetupError
 from civicgrid.settings import get_settings
 
 
-class Group(click.Group):
-    """Turns our own errors into one line and exit 1, wherever they are raised."""
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except CivicgridError as exc:
-            click.echo(f"civicgrid: {exc.message}", err=True)
-            ctx.exit(1)
 
 
 @click.group(cls=Group)
@@ -170,6 +162,20 @@ def serve(host, port, workers):
     uvicorn.run("civicgrid.app:create_app", factory=True, host=host or settings.host,
                 port=port or settings.port, workers=workers, log_level="warning")
 
+
+# ---------------------------------------------------------------- the parts' own command groups
+
+def _register_parts() -> None:
+    from civicgrid.cases.cli import cases
+    from civicgrid.processes.cli import processes
+    from civicgrid.survey.cli import survey
+    from civicgrid.web.cli import basemap
+
+    for group in (cases, survey, processes, basemap):
+        main.add_command(group)
+
+
+_register_parts()
 
 if __name__ == "__main__":
     sys.exit(main())

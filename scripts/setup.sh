@@ -2,6 +2,7 @@
 # Install what civicgrid needs and is missing — and nothing else — on Debian 12.
 #   scripts/setup.sh run    Debian packages, the Python 3.12 venv with the project, npm assets
 #   scripts/setup.sh test   the same plus test-only packages (chromium, the test extra)
+#   scripts/setup.sh bench  the same plus the compared peers (tipg, stock pygeoapi, scikit-learn) and wrk
 # Idempotent: a second call finds everything in place and returns in about a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,7 @@ die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
 apt_packages=(postgresql-15 postgresql-15-postgis-3 postgresql-contrib gdal-bin fonts-wqy-microhei)
 command -v node >/dev/null && command -v npm >/dev/null || apt_packages+=(nodejs npm)
 if [ "$mode" = test ]; then apt_packages+=(chromium); fi
+if [ "$mode" = bench ]; then apt_packages+=(wrk); fi
 
 missing=()
 for pkg in "${apt_packages[@]}"; do
@@ -51,14 +53,21 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; sys.exit(sys.
     .venv/bin/python -m pip install -q --upgrade pip
 fi
 
-extras=""
-[ "$mode" = test ] && extras="[test]"
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-${mode}"
-if [ ! -f "$stamp" ]; then
+# A stamp per pyproject.toml version and mode; a bigger mode's install covers the smaller ones.
+hash=$(sha256sum pyproject.toml | cut -c1-16)
+case "$mode" in
+    run) extras="" covering="run test bench" ;;
+    test) extras="[test]" covering="test bench" ;;
+    bench) extras="[test,bench]" covering="bench" ;;
+    *) die "unknown mode '$mode' (run, test or bench)" ;;
+esac
+installed=no
+for m in $covering; do [ -f ".venv/.installed-${hash}-${m}" ] && installed=yes; done
+if [ "$installed" = no ]; then
     say "installing the project into .venv ${extras}"
     .venv/bin/python -m pip install -q -e ".${extras}"
-    rm -f .venv/.installed-*
-    touch "$stamp"
+    find .venv -maxdepth 1 -name '.installed-*' ! -name ".installed-${hash}-*" -delete
+    touch ".venv/.installed-${hash}-${mode}"
 fi
 
 # ------------------------------------------------------------------ npm assets
