@@ -45,7 +45,12 @@ def load(scale: float = 1.0, seed: int = 20261124, url: str | None = None, if_em
     with connect(url) as conn:
         if if_empty and conn.execute("SELECT EXISTS (SELECT 1 FROM unit_grid)").fetchone()["exists"]:
             return {}
-        return _Loader(conn, scale, seed, progress).run()
+        summary = _Loader(conn, scale, seed, progress).run()
+    # Planner statistics and visibility maps now rather than whenever autovacuum comes by: the first
+    # queries on a fresh town otherwise get poor plans and heap fetches for index-only counts.
+    with connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+    return summary
 
 
 class _Loader:
