@@ -24,7 +24,9 @@ from civicgrid.cases import attachments, engine, intake, open311, views
 from civicgrid.cases import workflow as wfmod
 from civicgrid.cases.pool import get_pool
 from civicgrid.cases.worker import lifespan  # noqa: F401 — case timers run beside the server (app.py enters it)
-from civicgrid.cases.roles import Actor, actor_from_headers, require_role
+from civicgrid.cases.roles import Actor, current_actor
+from civicgrid.security import rows
+from civicgrid.security.principal import current_principal
 from civicgrid.http import query_int
 from civicgrid.errors import CivicgridError, Conflict, InvalidInput, NotFound
 
@@ -65,6 +67,8 @@ async def _body(request: Request, actor: Actor) -> dict:
     if ctype.startswith("multipart/form-data"):
         try:
             form = await request.form(max_files=40, max_fields=50, max_part_size=attachments.MAX_BYTES + 1)
+        except CivicgridError:
+            raise
         except Exception as exc:  # malformed multipart or a part over the size limit
             raise InvalidInput(f"unreadable multipart body: {exc}", field="body") from None
         try:
@@ -102,7 +106,7 @@ def _register(sha, media_type, size, user):
 # ---------------------------------------------------------------- intake and transitions
 
 async def create_case(request: Request) -> JSONResponse:
-    actor = actor_from_headers(request.headers)
+    actor = current_actor()
     payload = await _body(request, actor)
     answer, created = await _run(intake.intake, get_pool(), payload, actor, request.headers.get("idempotency-key"))
     return JSONResponse(answer, status_code=201 if created else 200,
@@ -112,16 +116,19 @@ async def create_case(request: Request) -> JSONResponse:
 
 def _act(case_id: int, action: str, payload: dict, actor: Actor) -> dict:
     body = engine.parse(payload)
+    principal = current_principal()
     with get_pool().connection() as conn:
+        rows.enter(conn, principal)  # a case the caller may not see cannot be acted on: 404
         engine.act(conn, case_id, action, body, actor)
         # commit before reading the answer: the transaction holds hot rows (the tile cache's layer
         # version, bumped by a trigger on cases) and should not keep them over another round trip
         conn.commit()
+        rows.enter(conn, principal)
         return views.case_detail(conn, case_id, actor, with_timeline=False)
 
 
 async def case_action(request: Request) -> JSONResponse:
-    actor = actor_from_headers(request.headers)
+    actor = current_actor()
     payload = await _body(request, actor)
     if "version" not in payload and request.headers.get("if-match"):
         try:
@@ -137,28 +144,25 @@ async def case_action(request: Request) -> JSONResponse:
 # ---------------------------------------------------------------- views
 
 def _with_conn(fn, *args):
+    """Reads run under the caller's row-level rules (db/migrations/0610_row_security.sql)."""
+    principal = current_principal()
     with get_pool().connection() as conn:
+        rows.enter(conn, principal)
         return fn(conn, *args)
 
 
 async def get_case(request: Request) -> JSONResponse:
-    actor = actor_from_headers(request.headers)
+    actor = current_actor()
     out = await _run(_with_conn, views.case_detail, request.path_params["id"], actor)
     return JSONResponse(out, headers={"ETag": f'"{out.get("version")}"'} if "version" in out else None)
 
 
 async def get_timeline(request: Request) -> JSONResponse:
-    actor = actor_from_headers(request.headers)
-    require_role(actor, views_staff(), "the case timeline")
     return JSONResponse(await _run(_with_conn, views.timeline, request.path_params["id"]))
 
 
-def views_staff() -> set[str]:
-    return {"intake_operator", "shift_leader", "dispatcher", "department_handler", "grid_officer", "leader", "admin"}
-
-
 async def list_cases(request: Request) -> JSONResponse:
-    actor = actor_from_headers(request.headers)
+    actor = current_actor()
     q = request.query_params
     closed = q.get("is_closed")
     if closed not in (None, "true", "false"):
@@ -176,29 +180,24 @@ async def list_cases(request: Request) -> JSONResponse:
 
 
 async def overdue(request: Request) -> JSONResponse:
-    actor = actor_from_headers(request.headers)
-    require_role(actor, views_staff(), "the overdue list")
+    actor = current_actor()
     rows = await _run(_with_conn, views.overdue, actor, _int(request, "limit", 500, 1, 5000))
     return JSONResponse({"cases": rows, "count": len(rows)})
 
 
 async def overview(request: Request) -> JSONResponse:
-    actor = actor_from_headers(request.headers)
-    require_role(actor, {"leader", "shift_leader", "admin", "dispatcher"}, "the leaders' overview")
     return JSONResponse(await _run(_with_conn, views.overview))
 
 
 async def department_queue(request: Request) -> JSONResponse:
-    actor = actor_from_headers(request.headers)
-    require_role(actor, views_staff(), "a department queue")
+    actor = current_actor()
     rows = await _run(_with_conn, views.department_queue, request.path_params["code"], actor,
                       _int(request, "limit", 200, 1, 1000))
     return JSONResponse({"cases": rows, "count": len(rows)})
 
 
 async def officer_tasks(request: Request) -> JSONResponse:
-    actor = actor_from_headers(request.headers)
-    require_role(actor, views_staff(), "an officer's tasks")
+    actor = current_actor()
     rows = await _run(_with_conn, views.officer_tasks, request.path_params["id"], actor,
                       _int(request, "limit", 200, 1, 1000))
     return JSONResponse({"cases": rows, "count": len(rows)})
@@ -207,7 +206,7 @@ async def officer_tasks(request: Request) -> JSONResponse:
 # ---------------------------------------------------------------- attachments
 
 async def upload_attachment(request: Request) -> JSONResponse:
-    actor = actor_from_headers(request.headers)
+    actor = current_actor()
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidInput("send the photo as multipart/form-data field `file`", field="file")
     form = await request.form(max_files=1, max_part_size=attachments.MAX_BYTES + 1)
@@ -268,8 +267,6 @@ async def validate_workflow(request: Request) -> JSONResponse:
 
 
 async def create_workflow(request: Request) -> JSONResponse:
-    actor = actor_from_headers(request.headers)
-    require_role(actor, {"admin"}, "changing workflows")
     definition = await _definition(request)
     activate = request.query_params.get("activate", "false") in ("1", "true")
 
@@ -280,8 +277,6 @@ async def create_workflow(request: Request) -> JSONResponse:
 
 
 async def activate_workflow(request: Request) -> JSONResponse:
-    actor = actor_from_headers(request.headers)
-    require_role(actor, {"admin"}, "activating workflows")
     code, version = request.path_params["code"], request.path_params["version"]
 
     def run(conn):
@@ -307,8 +302,7 @@ class RuleIn(BaseModel):
 
 
 async def create_rule(request: Request) -> JSONResponse:
-    actor = actor_from_headers(request.headers)
-    require_role(actor, {"admin"}, "changing workflow rules")
+    actor = current_actor()
     try:
         rule = RuleIn.model_validate(await _body(request, actor))
     except ValidationError as exc:
@@ -331,8 +325,6 @@ async def create_rule(request: Request) -> JSONResponse:
 
 
 async def delete_rule(request: Request) -> Response:
-    actor = actor_from_headers(request.headers)
-    require_role(actor, {"admin"}, "changing workflow rules")
 
     def run(conn):
         if conn.execute("DELETE FROM workflow_rule WHERE id = %s RETURNING id", [request.path_params["id"]]).fetchone() is None:

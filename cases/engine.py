@@ -167,11 +167,12 @@ def _apply(conn, wf: wfmod.Workflow, case: dict, action: str, body: ActionIn, ac
             if not wf.has_action(action):
                 raise InvalidInput(f"workflow {wf.code} has no action {action!r}", field="action")
             raise Conflict(f"action {action!r} is not possible in state {state} ({wf.state_name(state)})", field="state")
-        allowed = [t for t in candidates if actor.role in t.roles]
+        allowed = [t for t in candidates if actor.roles & set(t.roles)]
         if not allowed:
             roles = sorted({r for t in candidates for r in t.roles})
-            raise Forbidden(f"action {action} needs role {' or '.join(roles)}; the request acts as {actor.role}",
-                            field="role")
+            raise Forbidden(f"action {action} needs role {' or '.join(roles)}; the caller has "
+                            f"{', '.join(sorted(actor.roles))}", field="role")
+        actor = actor.acting_as({r for t in allowed for r in t.roles})
         _check_fields(conn, allowed[0], body)
         ctx = _context(case, body, actor)
         transition = next((t for t in allowed if t.guard is None or t.guard(ctx)), None)

@@ -1,14 +1,18 @@
 """pytest fixture for the cases tests: `cases_client` — the whole app (civicgrid.app.create_app) on a
-fresh migrated database holding the tiny town of `testing.py`, role headers trusted, attachments in a
-temporary directory. Import it into a test module: `from civicgrid.cases.fixtures import cases_client`."""
+fresh migrated database holding the tiny town of `testing.py`, callers authenticated with API keys
+of users made per role (civicgrid.security.testing), attachments in a temporary directory. Import it into a test module: `from civicgrid.cases.fixtures import cases_client`."""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 
+import re
+
 import pytest
 
 from civicgrid.cases import testing
+from civicgrid.db import connect
+from civicgrid.security.testing import Credentials
 
 
 @dataclass
@@ -16,10 +20,14 @@ class CasesClient:
     client: object
     url: str
     town: dict
+    credentials: Credentials = None
 
-    @staticmethod
-    def headers(role: str, user: str | None = None) -> dict:
-        return {"X-Civicgrid-Role": role, **({"X-Civicgrid-User": user} if user else {})}
+    def headers(self, role: str, user: str | None = None, **binding) -> dict:
+        """A user of `role` (named after `user`); grid officers default to GO-001 or the officer code
+        given as `user`; department handlers to `department=` or the first department."""
+        if role == "grid_officer" and user and re.fullmatch(r"GO-\d{3}", user):
+            binding.setdefault("officer", user)
+        return self.credentials.headers(role, user, **binding)
 
     def upload(self, seed: int = 0) -> str:
         r = self.client.post("/api/attachments", files={"file": ("x.bin", testing.png_bytes(seed), "application/octet-stream")},
@@ -34,7 +42,13 @@ class CasesClient:
     def act(self, case_id: int, action: str, role: str, user: str | None = None, **body):
         if "version" not in body:
             body["version"] = self.client.get(f"/api/cases/{case_id}", headers=self.headers("shift_leader")).json()["version"]
-        return self.client.post(f"/api/cases/{case_id}/actions/{action}", json=body, headers=self.headers(role, user))
+        binding = {}
+        if role == "department_handler":  # the handler of the department the case is with (row-level rules)
+            with connect(self.url) as conn:
+                binding["department"] = conn.execute("SELECT department_code FROM cases WHERE id = %s",
+                                                     [case_id]).fetchone()["department_code"]
+        return self.client.post(f"/api/cases/{case_id}/actions/{action}", json=body,
+                                headers=self.headers(role, user, **binding))
 
 
 @pytest.fixture
@@ -42,18 +56,17 @@ def cases_client(empty_db, tmp_path):
     from starlette.testclient import TestClient
 
     from civicgrid.app import create_app
-    from civicgrid.db import connect
     from civicgrid.settings import get_settings
 
-    names = ("DATABASE_URL", "CIVICGRID_DEV_ROLE_HEADER", "CIVICGRID_DATA_DIR")
+    names = ("DATABASE_URL", "CIVICGRID_DATA_DIR")
     saved = {n: os.environ.get(n) for n in names}
-    os.environ.update({"DATABASE_URL": empty_db, "CIVICGRID_DEV_ROLE_HEADER": "1", "CIVICGRID_DATA_DIR": str(tmp_path)})
+    os.environ.update({"DATABASE_URL": empty_db, "CIVICGRID_DATA_DIR": str(tmp_path)})
     get_settings.cache_clear()
     try:
         with connect(empty_db) as conn:
             town = testing.build_town(conn)
         with TestClient(create_app()) as client:
-            yield CasesClient(client, empty_db, town)
+            yield CasesClient(client, empty_db, town, Credentials(empty_db))
     finally:
         for n, v in saved.items():
             if v is None:

@@ -188,7 +188,7 @@ def _intake_tx(conn, req: IntakeIn, actor: Actor, key: str | None, request_hash:
         "component_id": req.component_id, "camera_code": req.camera_code, "address": req.address,
         "lon": req.lon, "lat": req.lat, "standard": category.standard, "kind": category.kind, "code": category.code,
         "channel": req.channel, "self_handled": req.self_handled, "urgency": req.urgency,
-        "reporter_officer_code": req.reporter_officer_code or (actor.user if req.channel == "patrol" else None),
+        "reporter_officer_code": req.reporter_officer_code or (actor.officer_code if req.channel == "patrol" else None),
     }).fetchone()
     if not row["urgency_known"]:
         raise InvalidInput(f"unknown urgency {req.urgency!r}", field="urgency")

@@ -1,5 +1,5 @@
-"""A connection pool for the cases API (one per database URL; the previous one is closed when the
-URL changes, which only happens in tests that switch databases)."""
+"""The cases API's connections: the app's shared pool (civicgrid.db.pool), with the shipped
+workflows made sure of once per database before the first request uses it."""
 from __future__ import annotations
 
 import threading
@@ -7,34 +7,27 @@ from contextlib import contextmanager
 from typing import Iterator
 
 import psycopg
-from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
 
-from civicgrid.db import describe
+from civicgrid.db import describe, pool
 from civicgrid.errors import SetupError
 from civicgrid.settings import get_settings
 
-_pools: dict[str, ConnectionPool] = {}
+_ready: set[str] = set()
 _lock = threading.Lock()
 
 
-def get_pool() -> ConnectionPool:
-    url = get_settings().dsn
-    pool = _pools.get(url)
-    if pool is None:
+def get_pool():
+    p = pool()
+    key = (get_settings().dsn, id(p))  # a new pool (new database) is made sure of again
+    if key not in _ready:
         with _lock:
-            pool = _pools.get(url)
-            if pool is None:
-                for old in list(_pools):
-                    _pools.pop(old).close(timeout=1)
-                pool = ConnectionPool(url, min_size=1, max_size=12, open=True, timeout=15,
-                                      kwargs={"row_factory": dict_row, "connect_timeout": 5})
-                with pool.connection() as conn:  # committed on its own, before any request's work
+            if key not in _ready:
+                with p.connection() as conn:  # committed on its own, before any request's work
                     from civicgrid.cases.workflow import ensure_shipped
 
                     ensure_shipped(conn)
-                _pools[url] = pool
-    return pool
+                _ready.add(key)
+    return p
 
 
 @contextmanager

@@ -1,14 +1,13 @@
 """Role codes named by workflow transitions and intake channels, and who is acting on a request.
 
-Until the security issue lands, a request acts as `public` unless CIVICGRID_DEV_ROLE_HEADER=1, in
-which case the X-Civicgrid-Role / X-Civicgrid-User headers are trusted (development only).
+Who may reach which route is security/access.yml's business; this module names the roles of
+intake channels and turns the request's principal into the Actor the case engine records.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from civicgrid.errors import Forbidden, InvalidInput
-from civicgrid.settings import get_settings
+from civicgrid.errors import Forbidden
 
 ROLES = {
     "intake_operator": "受理员",
@@ -37,25 +36,37 @@ INTAKE_ROLES = {
 
 @dataclass(frozen=True)
 class Actor:
+    """Who acts on a case. `role` is the role recorded on the event (the caller's role that the
+    action needs, see `acting_as`); `roles` are all the caller's roles."""
     user: str
     role: str
+    roles: frozenset[str] = frozenset()
+    officer_code: str | None = None     # a grid officer's own code (网格员编号), for patrol reports
+
+    def __post_init__(self):
+        if not self.roles:
+            object.__setattr__(self, "roles", frozenset({self.role}))
 
     @property
     def is_staff(self) -> bool:
-        return self.role in STAFF
+        return bool(self.roles & STAFF)
+
+    def acting_as(self, allowed) -> "Actor":
+        """The same caller acting in the first (alphabetically) of his roles that `allowed` names."""
+        mine = sorted(self.roles & set(allowed))
+        return self if not mine or mine[0] == self.role else replace(self, role=mine[0])
 
 
-def actor_from_headers(headers) -> Actor:
-    if not get_settings().dev_role_header:
-        return Actor("anonymous", "public")
-    role = (headers.get("x-civicgrid-role") or "public").strip()
-    if role not in ROLES or role == "system":
-        raise InvalidInput(f"unknown role {role!r}; one of {sorted(set(ROLES) - {'system'})}", field="X-Civicgrid-Role")
-    user = (headers.get("x-civicgrid-user") or ("anonymous" if role == "public" else role)).strip()[:64]
-    return Actor(user or role, role)
+def current_actor() -> Actor:
+    """The request's caller, as authenticated by the access layer (security/access.py)."""
+    from civicgrid.security.principal import current_principal
+
+    p = current_principal()
+    roles = p.roles - {"system"} if not p.is_system else frozenset({"system"})
+    return Actor(p.user, sorted(roles)[0] if roles else "public", frozenset(roles), p.officer_code)
 
 
 def require_role(actor: Actor, allowed: set[str], what: str) -> None:
-    if actor.role not in allowed:
-        raise Forbidden(f"{what} needs role {' or '.join(sorted(allowed))}; the request acts as {actor.role}",
+    if not actor.roles & set(allowed):
+        raise Forbidden(f"{what} needs role {' or '.join(sorted(allowed))}; the caller has {', '.join(sorted(actor.roles))}",
                         field="role")

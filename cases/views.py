@@ -37,7 +37,7 @@ def _decorate(conn, row: dict, actor: Actor) -> dict:
     try:
         wf = wfmod.get_workflow(conn, row["workflow"], row["workflow_version"] or 1)
         row["state_name"] = wf.state_name(row["state"])
-        row["actions"] = [] if row["is_closed"] else wf.actions_for(row["state"], actor.role)
+        row["actions"] = [] if row["is_closed"] else wf.actions_for(row["state"], actor.roles)
     except NotFound:
         row["state_name"], row["actions"] = row["state"], []
     if not actor.is_staff:

@@ -177,10 +177,11 @@ class Workflow:
     def auto_transitions(self, state: str) -> list[Transition]:
         return [t for t in self.transitions if t.auto and state in t.sources]
 
-    def actions_for(self, state: str, role: str) -> list[dict]:
+    def actions_for(self, state: str, roles) -> list[dict]:
+        roles = {roles} if isinstance(roles, str) else set(roles)
         seen, out = set(), []
         for t in self.transitions:
-            if state in t.sources and role in t.roles and not t.auto and t.action not in seen:
+            if state in t.sources and roles & set(t.roles) and not t.auto and t.action not in seen:
                 seen.add(t.action)
                 out.append({"action": t.action, "name": t.name, "to": t.target})
         return out

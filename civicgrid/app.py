@@ -26,6 +26,7 @@ API_PARTS = (
     "civicgrid.cases.api",
     "civicgrid.survey.api",
     "civicgrid.processes.api",
+    "civicgrid.security.api",
 )
 
 # Modules whose `mount(app_routes)` hook adds routes outside /api (pygeoapi at /ogc, the web UI at /).
@@ -109,6 +110,11 @@ def create_app() -> Starlette:
 
     handlers = {CivicgridError: civicgrid_error, HTTPException: http_error, Exception: internal_error}
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
+    # the access layer sits inside the parts' middleware (which only rewrite requests) and in front
+    # of every route, the mounted pygeoapi included
+    from civicgrid.security.access import AccessMiddleware
+
+    app.add_middleware(AccessMiddleware)
     for module in top_modules:
         for middleware in getattr(module, "middleware", ()):
             app.add_middleware(middleware)

@@ -57,3 +57,10 @@ class SetupError(CivicgridError):
 
     status = 503
     code = "SetupError"
+
+
+class Unauthorized(CivicgridError):
+    """No or bad credentials (the caller may log in and try again)."""
+
+    status = 401
+    code = "Unauthorized"

@@ -6,8 +6,7 @@
 | CIVICGRID_DATA_DIR | <repo>/.data | where the private cluster, caches and uploads live |
 | CIVICGRID_PG_PORT | 54320 | TCP port of the private cluster on 127.0.0.1 |
 | CIVICGRID_HOST / CIVICGRID_PORT | 127.0.0.1 / 8000 | where `civicgrid serve` listens |
-| CIVICGRID_ALLOW_WRITES | 0 | enable OGC API Features Part 4 writes (until the security issue lands) |
-| CIVICGRID_DEV_ROLE_HEADER | 0 | trust an X-Civicgrid-Role header (development only) |
+| CIVICGRID_PUBLIC_URL | http://HOST:PORT | the URL users reach; `https://…` also makes the session cookie Secure |
 """
 from __future__ import annotations
 
@@ -32,8 +31,6 @@ class Settings:
     db_user: str = "civicgrid"
     host: str = field(default_factory=lambda: os.environ.get("CIVICGRID_HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(os.environ.get("CIVICGRID_PORT", "8000")))
-    allow_writes: bool = field(default_factory=lambda: _flag("CIVICGRID_ALLOW_WRITES"))
-    dev_role_header: bool = field(default_factory=lambda: _flag("CIVICGRID_DEV_ROLE_HEADER"))
 
     @property
     def uses_private_cluster(self) -> bool:

@@ -3,6 +3,7 @@ yoyo-migrations), and the one way the rest of civicgrid gets a connection (`conn
 """
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -47,6 +48,29 @@ def transaction(url: str | None = None, actor: str | None = None) -> Iterator[ps
             if actor:
                 conn.execute("SELECT set_config('civicgrid.actor', %s, true)", [actor])
             yield conn
+
+
+_pools: dict = {}
+_pool_lock = threading.Lock()
+
+
+def pool():
+    """The app's shared psycopg ConnectionPool for sync request work (one per database URL; the
+    previous one is closed when the URL changes, which only tests that switch databases do)."""
+    from psycopg_pool import ConnectionPool
+
+    url = dsn()
+    p = _pools.get(url)
+    if p is None:
+        with _pool_lock:
+            p = _pools.get(url)
+            if p is None:
+                for old in list(_pools):
+                    _pools.pop(old).close(timeout=1)
+                p = ConnectionPool(url, min_size=1, max_size=12, open=True, timeout=15,
+                                   kwargs={"row_factory": dict_row, "connect_timeout": 5})
+                _pools[url] = p
+    return p
 
 
 def _yoyo_url(url: str) -> str:

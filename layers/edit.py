@@ -1,8 +1,8 @@
 """OGC API Features Part 4 (create, replace, update, delete) for the editable collections.
 
 Rules
-- Writes are off unless CIVICGRID_ALLOW_WRITES=1 (403 with the reason); collections that are not
-  editable answer 405 always.
+- Who may write is decided by the access layer (security/access.yml: GIS editors); collections
+  that are not editable answer 405 to them.
 - The payload is a GeoJSON Feature. Properties are validated by a pydantic model per collection
   (codes, lengths, dates); read-only properties (`version`, `updated_at`, `updated_by`, `area_m2`)
   may be sent back as read and are ignored; unknown properties are refused. The class code is
@@ -13,8 +13,7 @@ Rules
 - Optimistic locking: items carry `ETag: "<version>"`; PUT/PATCH/DELETE need `If-Match`
   (428 without, 412 when it is not the current version). Each write bumps `version`.
 - History: who and when land in component_history (0001) / feature_history (0400) through
-  triggers; the actor is set per transaction (`civicgrid.actor`): 'anonymous-dev', or the
-  X-Civicgrid-User header when CIVICGRID_DEV_ROLE_HEADER=1, until the security issue lands.
+  triggers; the actor is set per transaction (`civicgrid.actor`): the authenticated user.
 - Input CRS: `Content-Crs` header, CRS84 by default, EPSG:4490 (lat, lon) and EPSG:4548 accepted.
 """
 from __future__ import annotations
@@ -30,11 +29,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from starlette.requests import Request
 from starlette.responses import Response
 
-from civicgrid.errors import (CivicgridError, Conflict, Forbidden, InvalidInput, NotFound, PreconditionFailed,
+from civicgrid.errors import (CivicgridError, Conflict, InvalidInput, NotFound, PreconditionFailed,
                               PreconditionRequired)
 from civicgrid.layers import features
 from civicgrid.layers.collections import Collection
-from civicgrid.settings import get_settings
 
 READ_ONLY = {"version", "updated_at", "updated_by", "area_m2"}
 CODE = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
@@ -143,11 +141,9 @@ KIND_TYPES = {"point": ("Point", "MultiPoint"), "line": ("LineString", "MultiLin
 # ---------------------------------------------------------------- helpers
 
 def actor(request: Request) -> str:
-    if get_settings().dev_role_header:
-        user = request.headers.get("x-civicgrid-user", "").strip()
-        if user:
-            return user[:100]
-    return "anonymous-dev"
+    from civicgrid.security.principal import current_principal
+
+    return current_principal().user
 
 
 def check_allowed(coll: Collection) -> None:
@@ -156,9 +152,6 @@ def check_allowed(coll: Collection) -> None:
         err.code = "MethodNotAllowed"
         err.headers = {"Allow": "GET, HEAD"}
         raise err
-    if not get_settings().allow_writes:
-        raise Forbidden("writes are disabled on this server; an administrator can enable them with "
-                        "CIVICGRID_ALLOW_WRITES=1")
 
 
 def if_match(request: Request) -> int | None:

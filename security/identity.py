@@ -341,7 +341,9 @@ def authenticate_key(conn, token: str) -> dict | None:
         return None
     if not row["live"] or row["revoked_at"] is not None or row["disabled"]:
         return None
-    conn.execute("UPDATE api_key SET last_used_at = now() WHERE id = %s", [row["id"]])
+    # written at most once a minute: a key polling a feed must not turn every read into a write
+    conn.execute("UPDATE api_key SET last_used_at = now() WHERE id = %s "
+                 "AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')", [row["id"]])
     return {"id": row["user_id"], "username": row["username"], "roles": _roles_of(conn, row["user_id"]),
             "scopes": list(row["scopes"]), "department_code": row["department_code"],
             "officer_id": row["officer_id"], "key": prefix}

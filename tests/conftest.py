@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -125,15 +126,18 @@ def conn(demo_copy):
 def start_server(url: str, env_extra: dict | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "CIVICGRID_PORT": str(port), **(env_extra or {})}
+    # the server's output goes to a file: a pipe nobody reads fills up and stalls the server
+    log = tempfile.NamedTemporaryFile(prefix=f"civicgrid-serve-{port}-", suffix=".log", delete=False)
     proc = subprocess.Popen([sys.executable, "-m", "civicgrid.cli", "serve", "--port", str(port)],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc.log_path = log.name
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     import httpx
 
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError("server exited: " + proc.stdout.read().decode(errors="replace")[-2000:])
+            raise RuntimeError("server exited: " + Path(log.name).read_text(errors="replace")[-2000:])
         try:
             if httpx.get(base + "/api/health", timeout=2).status_code == 200:
                 return proc, base

@@ -8,6 +8,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from civicgrid.db import connect
+from civicgrid.security.testing import Credentials
 
 
 @pytest.fixture
@@ -15,21 +16,18 @@ def demo_client(demo_copy, tmp_path):
     from civicgrid.app import create_app
     from civicgrid.settings import get_settings
 
-    names = ("DATABASE_URL", "CIVICGRID_DEV_ROLE_HEADER", "CIVICGRID_DATA_DIR")
+    names = ("DATABASE_URL", "CIVICGRID_DATA_DIR")
     saved = {n: os.environ.get(n) for n in names}
-    os.environ.update({"DATABASE_URL": demo_copy, "CIVICGRID_DEV_ROLE_HEADER": "1", "CIVICGRID_DATA_DIR": str(tmp_path)})
+    os.environ.update({"DATABASE_URL": demo_copy, "CIVICGRID_DATA_DIR": str(tmp_path)})
     get_settings.cache_clear()
     try:
         with TestClient(create_app()) as client:
+            client.creds = Credentials(demo_copy)
             yield client
     finally:
         for n, v in saved.items():
             os.environ.pop(n, None) if v is None else os.environ.__setitem__(n, v)
         get_settings.cache_clear()
-
-
-def H(role):
-    return {"X-Civicgrid-Role": role, "X-Civicgrid-User": role}
 
 
 def test_intake_and_flow_on_the_demo_town(demo_client, demo_copy):
@@ -44,7 +42,7 @@ def test_intake_and_flow_on_the_demo_town(demo_client, demo_copy):
         component = conn.execute("SELECT id FROM component WHERE standard = 'GB/T 47678.5-2026' ORDER BY id LIMIT 1").fetchone()["id"]
         open_case = conn.execute("SELECT id, version FROM cases WHERE state = 'dispatched' ORDER BY id LIMIT 1").fetchone()
     r = demo_client.post("/api/cases", json={"channel": "patrol", "category_code": "01037", "lon": spot["lon"], "lat": spot["lat"]},
-                         headers=H("grid_officer"))
+                         headers=demo_client.creds.headers("grid_officer"))
     assert r.status_code == 201, r.text
     case = r.json()
     assert case["unit_grid_code"] == spot["code"] and case["community_code"] == spot["community_code"]
@@ -53,12 +51,12 @@ def test_intake_and_flow_on_the_demo_town(demo_client, demo_copy):
     for payload, role in (({"channel": "video", "camera_code": camera, "category_code": "09006"}, "intake_operator"),
                           ({"channel": "component", "component_id": component}, "grid_officer"),
                           ({"channel": "hotline", "category_code": "06028", "address": "仁和镇某处"}, "intake_operator")):
-        r = demo_client.post("/api/cases", json=payload, headers=H(role))
+        r = demo_client.post("/api/cases", json=payload, headers=demo_client.creds.headers(role))
         assert r.status_code == 201, r.text
     # a case written by the demo generator (workflow_version NULL → version 1) takes actions
     if open_case:
         r = demo_client.post(f"/api/cases/{open_case['id']}/actions/urge", json={"version": open_case["version"]},
-                             headers=H("leader"))
+                             headers=demo_client.creds.headers("leader"))
         assert r.status_code == 200 and r.json()["urge_count"] >= 1
     with connect(demo_copy) as conn:
         from civicgrid.cases.deadlines import backfill
@@ -68,5 +66,5 @@ def test_intake_and_flow_on_the_demo_town(demo_client, demo_copy):
         assert conn.execute("SELECT count(*) AS n FROM case_public").fetchone()["n"] >= 1000
         assert conn.execute("SELECT count(*) AS n FROM case_public WHERE NOT is_closed AND sla_color IS NULL "
                             "AND workflow = 'standard' AND state <> 'suspended'").fetchone()["n"] == 0
-    view = demo_client.get("/api/cases/overview", headers=H("leader")).json()
+    view = demo_client.get("/api/cases/overview", headers=demo_client.creds.headers("leader")).json()
     assert sum(s["n"] for s in view["by_state"]) >= 1004 and view["today"]["intake"] >= 4

@@ -88,9 +88,10 @@ def test_standard_seven_step_loop(cases_client):
     assert [e["action"] for e in timeline] == [
         "report", "file", "urge", "dispatch", "return", "dispatch", "postpone_request", "postpone_approve",
         "supervise", "feedback", "rework", "feedback", "check_pass"]
-    assert timeline[-1]["actor"] == "GO-001" and timeline[-1]["actor_role"] == "grid_officer"
+    assert timeline[-1]["actor"] == "go-001" and timeline[-1]["actor_role"] == "grid_officer"
     assert timeline[9]["attachments"][0]["url"].startswith("/api/attachments/")
-    assert cc.client.get(f"/api/cases/{cid}/timeline").status_code == 403  # not for the public
+    assert cc.client.get(f"/api/cases/{cid}/timeline").status_code == 401  # not for the public
+    assert cc.client.get(f"/api/cases/{cid}/timeline", headers=cc.headers("district_platform")).status_code == 403
     assert_replays(cc, cid)
 
 
@@ -118,7 +119,8 @@ def test_component_case_is_dispatched_automatically(cases_client):
     assert d["department_code"] == testing.DEPT_MUNICIPAL and d["dispatched_at"]
     timeline = cc.client.get(f"/api/cases/{case['id']}/timeline", headers=cc.headers("leader")).json()
     assert [(e["action"], e["actor_role"]) for e in timeline][-2:] == [("file", "shift_leader"), ("dispatch", "system")]
-    queue = cc.client.get(f"/api/departments/{testing.DEPT_MUNICIPAL}/queue", headers=cc.headers("department_handler")).json()
+    queue = cc.client.get(f"/api/departments/{testing.DEPT_MUNICIPAL}/queue",
+                         headers=cc.headers("department_handler", department=testing.DEPT_MUNICIPAL)).json()
     assert [c["id"] for c in queue["cases"]] == [case["id"]]
     assert {a["action"] for a in queue["cases"][0]["actions"]} >= {"feedback", "return", "postpone_request"}
     assert_replays(cc, case["id"])
@@ -195,16 +197,17 @@ def test_deadlines_timers_overdue_and_overview(cases_client):
     assert run_once(cc.url)["fired"] == 0  # each timer fires once
     overdue = cc.client.get("/api/cases/overdue", headers=cc.headers("leader")).json()
     assert [c["id"] for c in overdue["cases"]] == [case["id"]] and overdue["cases"][0]["sla_color"] == "red"
-    assert cc.client.get(f"/api/cases/{slow['id']}").json()["sla_color"] == "green"
+    assert cc.client.get(f"/api/cases/{slow['id']}", headers=cc.headers("leader")).json()["sla_color"] == "green"
     with connect(cc.url) as conn:
         alerts = conn.execute("SELECT kind FROM case_alert WHERE case_id = %s ORDER BY kind", [case["id"]]).fetchall()
     assert [a["kind"] for a in alerts] == ["overdue", "warn"]
     view = cc.client.get("/api/cases/overview", headers=cc.headers("leader")).json()
     assert view["overdue"] == 1 and view["today"]["intake"] == 2
     assert {(s["state"], s["n"]) for s in view["by_state"]} == {("reported", 1), ("filed", 1)}
-    assert cc.client.get("/api/cases/overview", headers=cc.headers("public")).status_code == 403
-    assert cc.client.get("/api/cases?limit=0").status_code == 400
-    assert cc.client.get("/api/cases?colour=red").json()["field"] == "colour"
+    assert cc.client.get("/api/cases/overview", headers=cc.headers("public")).status_code == 401
+    assert cc.client.get("/api/cases/overview", headers=cc.headers("grid_officer")).status_code == 403
+    assert cc.client.get("/api/cases?limit=0", headers=cc.headers("leader")).status_code == 400
+    assert cc.client.get("/api/cases?colour=red", headers=cc.headers("leader")).json()["field"] == "colour"
 
 
 def test_two_concurrent_actors_one_409(cases_client, pg):

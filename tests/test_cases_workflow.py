@@ -120,7 +120,7 @@ def test_calendar_make_up_saturday_and_overrides():
 
 def test_workflow_admin_versions_and_rules(cases_client):
     c, H = cases_client.client, cases_client.headers
-    listed = c.get("/api/workflows").json()["workflows"]
+    listed = c.get("/api/workflows", headers=H("admin")).json()["workflows"]
     assert {(w["code"], w["version"], w["is_active"]) for w in listed} >= {("standard", 1, True), ("hotline", 1, True)}
     d = shipped("self_handling")
     # only admins change workflows
@@ -145,7 +145,7 @@ def test_workflow_admin_versions_and_rules(cases_client):
     assert c.get(f"/api/cases/{old['id']}", headers=H("shift_leader")).json()["state_name"] == "已自行处置/待核实"
     r = c.post("/api/workflows/self_handling/versions/1/activate", headers=H("admin"))
     assert r.status_code == 200
-    assert c.get("/api/workflows/self_handling").json()["version"] == 1
+    assert c.get("/api/workflows/self_handling", headers=H("admin")).json()["version"] == 1
 
     # selection rule as data: public reports of category 07 get the hotline flow
     r = c.post("/api/workflow-rules", json={"channel": "public", "category_prefix": "07", "workflow_code": "hotline"},
@@ -160,5 +160,5 @@ def test_workflow_admin_versions_and_rules(cases_client):
     assert r.status_code == 400 and r.json()["field"] == "self_handled"
     r = c.post("/api/workflow-rules", json={"workflow_code": "hotline", "channel": "pigeon"}, headers=H("admin"))
     assert r.status_code == 400 and "channel" in r.json()["field"]
-    rule_id = [x for x in c.get("/api/workflow-rules").json()["rules"] if x["category_prefix"] == "07"][0]["id"]
+    rule_id = [x for x in c.get("/api/workflow-rules", headers=H("admin")).json()["rules"] if x["category_prefix"] == "07"][0]["id"]
     assert c.delete(f"/api/workflow-rules/{rule_id}", headers=H("admin")).status_code == 204

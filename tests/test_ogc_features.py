@@ -6,10 +6,13 @@ civicgrid.layers.sample (deterministic counts), with writes enabled.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
+
+from civicgrid.security.testing import Credentials
 
 from conftest import create_database, drop_database, start_server
 
@@ -34,8 +37,11 @@ def sample_db(pg_admin_url):
 
 @pytest.fixture(scope="module")
 def server(sample_db):
-    proc, base = start_server(sample_db, {"CIVICGRID_ALLOW_WRITES": "1", "CIVICGRID_DEV_ROLE_HEADER": "1"})
-    with httpx.Client(base_url=base + "/ogc", timeout=30) as client:
+    proc, base = start_server(sample_db)
+    creds = Credentials(sample_db)
+    # reads as an admin (every collection); writes below as named GIS editors
+    with httpx.Client(base_url=base + "/ogc", timeout=30, headers=creds.headers("admin", "ogc-admin")) as client:
+        client.creds = creds
         yield client
     proc.terminate()
     proc.wait(10)
@@ -113,11 +119,11 @@ def test_keyset_paging_walks_everything_once(server):
         if not nxt:
             break
         assert "after=" in nxt[0]
-        page = httpx.get(nxt[0]).json()
+        page = server.get(nxt[0]).json()
     assert pages == 5 and len(seen) == 240 and len(set(seen)) == 240 and seen == sorted(seen)
     # prev from the last page gives back the page before it
     prev = [ln["href"] for ln in page["links"] if ln["rel"] == "prev"][0]
-    back = httpx.get(prev).json()
+    back = server.get(prev).json()
     assert [f["id"] for f in back["features"]] == seen[150:200]
     # offset still works
     off = server.get("/collections/urban-components/items", params={"limit": 50, "offset": 200}).json()
@@ -274,7 +280,7 @@ def test_edit_component_lifecycle_with_history(server, sample_db):
     feature = json.loads(json.dumps(NEW_COMPONENT))
     feature["properties"]["dept_code"] = dept
     items = "/collections/urban-components/items"
-    geo = {"Content-Type": "application/geo+json", "X-Civicgrid-User": "gis-staff-1"}
+    geo = {"Content-Type": "application/geo+json", **server.creds.headers("gis_editor", "gis-staff-1")}
     r = server.post(items, content=json.dumps(feature), headers=geo)
     assert r.status_code == 201, r.text
     assert r.headers["etag"] == '"1"' and r.headers["location"].endswith("/items/11011301001900001")
@@ -287,15 +293,16 @@ def test_edit_component_lifecycle_with_history(server, sample_db):
     r = server.put(url, content=json.dumps(feature), headers={**geo, "If-Match": '"1"'})
     assert r.status_code == 200 and r.headers["etag"] == '"2"' and r.json()["properties"]["name"] == "新井盖-改"
     r = server.patch(url, content=json.dumps({"properties": {"status": "破损"}}),
-                     headers={"Content-Type": "application/merge-patch+json", "If-Match": '"2"'})
+                     headers={"Content-Type": "application/merge-patch+json", "If-Match": '"2"',
+                              **server.creds.headers("gis_editor", "gis-staff-3")})
     assert r.status_code == 200 and r.json()["properties"]["status"] == "破损"
     assert r.json()["properties"]["name"] == "新井盖-改" and r.headers["etag"] == '"3"'
-    assert server.delete(url, headers={"If-Match": '"3"', "X-Civicgrid-User": "gis-staff-2"}).status_code == 204
+    assert server.delete(url, headers={"If-Match": '"3"', **server.creds.headers("gis_editor", "gis-staff-2")}).status_code == 204
     assert server.get(url).status_code == 404
     with psycopg.connect(sample_db) as conn:
         rows = conn.execute("SELECT operation, version, changed_by FROM component_history "
                             "WHERE component_id = '11011301001900001' ORDER BY history_id").fetchall()
-    assert rows == [("insert", 1, "gis-staff-1"), ("update", 2, "gis-staff-1"), ("update", 3, "anonymous-dev"),
+    assert rows == [("insert", 1, "gis-staff-1"), ("update", 2, "gis-staff-1"), ("update", 3, "gis-staff-3"),
                     ("delete", 3, "gis-staff-2")]
 
 
@@ -375,17 +382,16 @@ def test_edit_pois_and_responsibility_grids(server, sample_db):
         "properties": {"name": "x"}})), 400, "derived")
 
 
-def test_writes_are_off_by_default(sample_db):
-    proc, base = start_server(sample_db)
-    try:
-        r = httpx.post(base + "/ogc/collections/pois/items", headers={"Content-Type": "application/geo+json"},
-                       content=json.dumps({"type": "Feature", "geometry": None, "properties": {}}))
-        assert_ogc_error(r, 403, "CIVICGRID_ALLOW_WRITES")
-        r = httpx.delete(base + "/ogc/collections/cases/items/1", headers={"If-Match": "*"})
-        assert r.status_code == 405
-    finally:
-        proc.terminate()
-        proc.wait(10)
+def test_writes_need_a_gis_editor(server):
+    poi = json.dumps({"type": "Feature", "geometry": None, "properties": {}})
+    r = httpx.post(str(server.base_url).rstrip("/") + "/collections/pois/items", headers={"Content-Type": "application/geo+json"},
+                   content=poi)
+    assert_ogc_error(r, 401, "login")
+    r = server.post("/collections/pois/items", content=poi,
+                    headers={"Content-Type": "application/geo+json", **server.creds.headers("leader")})
+    assert_ogc_error(r, 403, "leader")
+    r = server.delete("/collections/cases/items/1", headers={"If-Match": "*", **server.creds.headers("gis_editor")})
+    assert r.status_code == 405
 
 
 # ---------------------------------------------------------------- start-up
@@ -414,16 +420,17 @@ def test_missing_table_disables_one_collection(pg_admin_url, tmp_path):
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("DROP VIEW ogc_officer_latest")
         proc, base = start_server(url)
+        admin = Credentials(url).headers("admin")
         try:
-            colls = {c["id"] for c in httpx.get(base + "/ogc/collections?f=json").json()["collections"]}
+            colls = {c["id"] for c in httpx.get(base + "/ogc/collections?f=json", headers=admin).json()["collections"]}
             assert "officer-latest" not in colls and "urban-components" in colls
-            assert httpx.get(base + "/ogc/collections/officer-latest/items").status_code == 404
-            fc = httpx.get(base + "/ogc/collections/urban-components/items").json()
+            assert httpx.get(base + "/ogc/collections/officer-latest/items", headers=admin).status_code == 404
+            fc = httpx.get(base + "/ogc/collections/urban-components/items", headers=admin).json()
             assert fc["numberReturned"] == 0 and fc["numberMatched"] == 0
         finally:
             proc.terminate()
-            out = proc.communicate(timeout=10)[0].decode(errors="replace")
-        assert "officer-latest disabled" in out
+            proc.wait(10)
+        assert "officer-latest disabled" in Path(proc.log_path).read_text(errors="replace")
     finally:
         drop_database(pg_admin_url, url)
 

@@ -10,10 +10,12 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import psycopg
 import pytest
 
+from civicgrid.security.testing import Credentials
 from conftest import create_database, drop_database, start_server
 
 # collection → SQL giving every feature id as text
@@ -51,6 +53,14 @@ def sample_server(pg_admin_url):
     drop_database(pg_admin_url, url)
 
 
+def gdal_auth(url: str, tmp_path: Path, role: str = "leader") -> dict:
+    """GDAL sends the API key from a header file (GDAL_HTTP_HEADER_FILE works in GDAL 3.6, which has
+    no GDAL_HTTP_HEADERS yet) — the way a QGIS/GDAL user reads the protected collections."""
+    headers = tmp_path / "gdal-headers.txt"
+    headers.write_text("".join(f"{k}: {v}\n" for k, v in Credentials(url).headers(role).items()))
+    return {**os.environ, "GDAL_HTTP_HEADER_FILE": str(headers)}
+
+
 def ids_in_postgis(url: str, cid: str) -> set[str]:
     with psycopg.connect(url) as conn:
         return {str(r[0]) for r in conn.execute(ID_SQL[cid]).fetchall()}
@@ -60,7 +70,7 @@ def test_ogr2ogr_exports_every_collection(sample_server, tmp_path):
     url, base = sample_server
     out = tmp_path / "civicgrid.gpkg"
     run = subprocess.run(["ogr2ogr", "-f", "GPKG", str(out), f"OAPIF:{base}/ogc"],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300, env=gdal_auth(url, tmp_path))
     assert run.returncode == 0, run.stderr
     db = sqlite3.connect(out)
     try:
@@ -95,7 +105,7 @@ def test_owslib_reads_features_queryables_and_filters(sample_server):
     from owslib.ogcapi.features import Features
 
     url, base = sample_server
-    api = Features(base + "/ogc")
+    api = Features(base + "/ogc", headers=Credentials(url).headers("leader"))
     ids = {c["id"] for c in api.collections()["collections"]}
     assert set(ID_SQL) <= ids
     fc = api.collection_items("urban-components", limit=7)
@@ -130,7 +140,7 @@ def test_ogr2ogr_exports_the_demo_town(demo_url, live_server, tmp_path):
     """
     out = tmp_path / "demo.gpkg"
     run = subprocess.run(["ogr2ogr", "-oo", "PAGE_SIZE=10000", "-f", "GPKG", str(out), f"OAPIF:{live_server}/ogc"],
-                         capture_output=True, text=True, timeout=600)
+                         capture_output=True, text=True, timeout=600, env=gdal_auth(demo_url, tmp_path))
     assert run.returncode == 0, run.stderr
     db = sqlite3.connect(out)
     try:

@@ -139,7 +139,10 @@ def client(town, monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", town)
     monkeypatch.setenv("CIVICGRID_DATA_DIR", str(tmp_path / "data"))
     get_settings.cache_clear()
-    with TestClient(create_app()) as c:
+    from civicgrid.security.testing import Credentials
+
+    # a GIS editor (the survey's users); test_security_matrix checks who else may call these routes
+    with TestClient(create_app(), headers=Credentials(town).headers("gis_editor")) as c:
         yield c
     get_settings.cache_clear()
 

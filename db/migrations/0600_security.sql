@@ -1,5 +1,5 @@
--- Security (issue 5, first slice): roles, users, API keys and the append-only audit log.
--- The access layer in front of routes and row-level security come in a later migration.
+-- Security (issue 5): roles, users, API keys and the append-only audit log.
+-- Sessions (0605), row-level security (0610) and the access layer (security/access.py) build on it.
 -- depends: 0002_code_catalogs
 
 -- Roles are data: the workflows (cases/workflows/*.yml) and intake channels name these codes.

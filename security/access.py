@@ -1,0 +1,380 @@
+"""The one access layer in front of everything (访问控制): an ASGI middleware around the whole app,
+the mounted pygeoapi included.
+
+For each request: find the route that will answer it (the app's own route table, in the router's
+order), authenticate (API key in `Authorization: Bearer`, else the session cookie, else anonymous),
+look the route and method up in security/access.yml (deny by default: 401 for anonymous callers,
+403 for others), check the CSRF token of cookie-authenticated writes, the body size and the
+anonymous rate limit, then run the app with the principal set (security.principal) and audit every
+write. Listings (`/ogc/collections`, `/ogc/openapi`) are trimmed to what the caller may read.
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import json
+import logging
+import re
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import Mount, Route, compile_path
+
+from civicgrid.errors import CivicgridError
+from civicgrid.security import policy as policy_mod
+from civicgrid.security.principal import (ANONYMOUS, Principal, install_context_executor, reset_principal,
+                                          set_principal)
+from civicgrid.security.sessions import COOKIE, CSRF_HEADER
+
+log = logging.getLogger("civicgrid.security")
+
+READ_ONLY = policy_mod.SAFE_METHODS
+
+
+@dataclass(frozen=True)
+class RouteEntry:
+    template: str
+    regex: re.Pattern
+    methods: frozenset[str] | None    # None: a mounted app (static files) answering any method
+    convertors: dict
+
+
+def route_table(routes, prefix: str = "") -> list[RouteEntry]:
+    """The app's routes flattened, in the router's order, with their full path templates."""
+    out: list[RouteEntry] = []
+    for r in routes:
+        if isinstance(r, Mount):
+            if r.routes:
+                out.extend(route_table(r.routes, prefix + r.path))
+            else:
+                template = prefix + r.path + "/{path:path}"
+                regex, _, conv = compile_path(template)
+                out.append(RouteEntry(template, regex, None, conv))
+        elif isinstance(r, Route):
+            template = prefix + r.path
+            regex, _, conv = compile_path(template)
+            out.append(RouteEntry(template, regex, frozenset(r.methods) if r.methods else None, conv))
+    return out
+
+
+def match(table: list[RouteEntry], path: str, method: str) -> tuple[RouteEntry, dict] | None:
+    """The route Starlette will run for this path and method (first full match), or None when the
+    app will answer 404/405 by itself."""
+    for entry in table:
+        m = entry.regex.match(path)
+        if m and (entry.methods is None or method in entry.methods):
+            params = m.groupdict()
+            return entry, params
+    return None
+
+
+class Refusal(CivicgridError):
+    """A refusal decided here, before any handler runs."""
+
+
+def _refuse(status: int, code: str, message: str, field: str | None = None, headers: dict | None = None):
+    exc = Refusal(message, field=field, status=status)
+    exc.code = code
+    exc.headers = headers or {}
+    return exc
+
+
+def client_addr(scope) -> str | None:
+    """The peer's IP address (None when the server was not reached over IP, e.g. in-process tests)."""
+    client = scope.get("client")
+    try:
+        return str(ipaddress.ip_address(client[0])) if client else None
+    except ValueError:
+        return None
+
+
+class AccessMiddleware:
+    def __init__(self, app):
+        self.app = app
+        self.policy = policy_mod.load()
+        self._table: list[RouteEntry] | None = None
+        self._loop = None
+
+    def table(self, scope) -> list[RouteEntry]:
+        if self._table is None:
+            router = scope.get("router") or getattr(scope.get("app"), "router", None)
+            self._table = route_table(router.routes)
+            _check_coverage(self.policy)
+        return self._table
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._loop is None:  # pygeoapi's handler threads must see the principal too
+            self._loop = asyncio.get_running_loop()
+            install_context_executor(self._loop)
+        try:
+            principal, rule, entry = await self._decide(scope)
+        except CivicgridError as exc:
+            await _send_error(send, exc)
+            if scope["method"] not in READ_ONLY:  # refused writes are worth knowing about too
+                who = scope.get("state", {}).get("principal", ANONYMOUS)
+                await run_in_threadpool(_audit_write, who, scope["method"], "(refused)", scope["path"],
+                                        exc.status, client_addr(scope))
+            return
+        token = set_principal(principal)
+        scope.setdefault("state", {})["principal"] = principal
+        method = scope["method"]
+        status = {"code": None}
+        limit = rule.body_limit if rule else policy_mod.DEFAULT_BODY_LIMIT
+        receive = _limited(receive, limit)
+        filtering = method in ("GET", "HEAD") and scope["path"] in _LISTINGS
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            if filtering:
+                await _filtered(self.app, scope, receive, send_wrapper, principal, self.policy)
+            else:
+                await self.app(scope, receive, send_wrapper)
+        except _TooLarge:
+            if status["code"] is None:
+                await _send_error(send, _refuse(413, "PayloadTooLarge",
+                                                f"request body over {limit} bytes", field="body"))
+                status["code"] = 413
+        finally:
+            reset_principal(token)
+            if method not in READ_ONLY and entry is not None:
+                await run_in_threadpool(_audit_write, principal, method, entry.template, scope["path"],
+                                        status["code"], client_addr(scope))
+
+    async def _decide(self, scope) -> tuple[Principal, policy_mod.RouteRule | None, RouteEntry | None]:
+        method = scope["method"]
+        found = match(self.table(scope), scope["path"], method)
+        principal = await _authenticate(scope)
+        scope.setdefault("state", {})["principal"] = principal
+        if found is None:
+            return principal, None, None       # the app answers 404/405; no handler runs
+        entry, params = found
+        rule = self.policy.routes.get(entry.template)
+        perm = self.policy.permission(entry.template, method)
+        if perm is None:
+            raise _refuse(403, "Forbidden", f"no access rule allows {method} {entry.template} (deny by default)",
+                          field="route")
+        roles = self.policy.roles_for(perm, params)
+        if roles is not None and not self.policy.allows(principal, roles, method):
+            what = perm.special and (params.get("collection_id") or params.get("process_id"))
+            target = f"{method} {scope['path']}" + (f" ({perm.special} of {what})" if what else "")
+            if principal.is_anonymous:
+                raise _refuse(401, "Unauthorized", f"{target} needs a login or an API key",
+                              field="Authorization", headers={"WWW-Authenticate": 'Bearer realm="civicgrid"'})
+            why = ("the API key's scopes do not allow it" if principal.via == "key"
+                   and principal.roles & roles else f"the caller's roles ({principal.role_label}) do not allow it")
+            raise _refuse(403, "Forbidden", f"{target}: {why}", field="role")
+        if principal.via == "session" and method not in READ_ONLY and rule.csrf:
+            sent = _header(scope, CSRF_HEADER)
+            if not sent or not hmac.compare_digest(sent, principal.csrf_token or ""):
+                raise _refuse(403, "Forbidden", "cookie-authenticated writes need the session's X-CSRF-Token header",
+                              field="X-CSRF-Token")
+        length = _header(scope, "content-length")
+        if length and length.isdigit() and int(length) > rule.body_limit:
+            raise _refuse(413, "PayloadTooLarge", f"request body of {length} bytes is over the limit of "
+                          f"{rule.body_limit} bytes for {entry.template}", field="body")
+        if principal.is_anonymous and rule.anonymous_rate and method not in READ_ONLY:
+            allowed, window = rule.anonymous_rate
+            hits = await run_in_threadpool(_rate_hit, f"{entry.template}:{client_addr(scope)}", window)
+            if hits > allowed:
+                raise _refuse(429, "TooManyRequests", f"more than {allowed} requests per {window} s from this "
+                              "address without a login; try again later", field="client",
+                              headers={"Retry-After": str(window)})
+        return principal, rule, entry
+
+
+def _check_coverage(policy: policy_mod.Policy) -> None:
+    """Every collection and process the server publishes must have a rule (fail closed at start)."""
+    from civicgrid.layers.ogc import load_config
+
+    resources = load_config().get("resources", {})
+    for rid, res in resources.items():
+        kind = res.get("type")
+        if kind == "collection" and rid not in policy.collections:
+            raise CivicgridError(f"access rules: collection {rid!r} has no entry under `collections`")
+        if kind == "process" and rid not in policy.processes:
+            raise CivicgridError(f"access rules: process {rid!r} has no entry under `processes`")
+
+
+def _header(scope, name: str) -> str | None:
+    raw = name.encode()
+    for k, v in scope.get("headers", ()):
+        if k == raw:
+            return v.decode("latin-1")
+    return None
+
+
+async def _authenticate(scope) -> Principal:
+    from civicgrid.security import sessions
+
+    auth = _header(scope, "authorization")
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _refuse(401, "Unauthorized", "Authorization must be 'Bearer <API key>'", field="Authorization",
+                          headers={"WWW-Authenticate": 'Bearer realm="civicgrid"'})
+        principal = await run_in_threadpool(_with_conn, sessions.from_key, token.strip(), client_addr(scope))
+        if principal is None:
+            await run_in_threadpool(_audit_failure, "key", token, client_addr(scope))
+            raise _refuse(401, "Unauthorized", "the API key is unknown, expired or revoked", field="Authorization",
+                          headers={"WWW-Authenticate": 'Bearer realm="civicgrid", error="invalid_token"'})
+        return principal
+    cookie = _header(scope, "cookie")
+    if cookie:
+        jar = SimpleCookie()
+        try:
+            jar.load(cookie)
+        except Exception:
+            jar = SimpleCookie()
+        morsel = jar.get(COOKIE)
+        if morsel is not None and morsel.value:
+            principal = await run_in_threadpool(_with_conn, sessions.from_session, morsel.value)
+            if principal is not None:
+                return principal
+            # an expired session is simply anonymous (the page offers to log in again)
+    return ANONYMOUS
+
+
+def _with_conn(fn, *args):
+    from civicgrid.db import pool
+
+    with pool().connection() as conn:
+        return fn(conn, *args)
+
+
+def _rate_hit(bucket: str, window: int) -> int:
+    from civicgrid.db import pool
+
+    with pool().connection() as conn:
+        return conn.execute("SELECT rate_hit(%s, %s) AS hits", [bucket, window]).fetchone()["hits"]
+
+
+def _audit_failure(kind: str, token: str, client_addr: str | None) -> None:
+    from civicgrid.security.identity import KEY_RE, audit
+
+    m = KEY_RE.match(token.strip())
+    with _conn_tx() as conn:
+        audit(conn, "anonymous", "public", "auth.failure", f"key:{m.group(1)}" if m else None, client_addr,
+              {"kind": kind, "reason": "unknown, forged, expired or revoked key" if m else "malformed token"})
+
+
+def _audit_write(principal: Principal, method: str, template: str, path: str, status: int | None,
+                 client_addr: str | None) -> None:
+    from civicgrid.security.identity import audit
+
+    try:
+        with _conn_tx() as conn:
+            audit(conn, principal.user, principal.role_label, f"{method} {template}", path[:500], client_addr,
+                  {"status": status, "via": principal.via, **({"key": principal.key} if principal.key else {})})
+    except Exception:  # the answer has gone out; a lost audit row must be loud but not a 500
+        log.exception("could not write the audit row for %s %s by %s", method, path, principal.user)
+
+
+def _conn_tx():
+    from contextlib import contextmanager
+
+    from civicgrid.db import pool
+
+    @contextmanager
+    def tx():
+        with pool().connection() as conn:
+            yield conn
+
+    return tx()
+
+
+async def _send_error(send, exc: CivicgridError) -> None:
+    body = json.dumps(exc.to_json(), ensure_ascii=False).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in (getattr(exc, "headers", None) or {}).items()]
+    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(CivicgridError):
+    """Raised from inside the app's body read; a CivicgridError so handlers that catch and map
+    errors still answer 413, and the middleware answers it when nobody has."""
+    status = 413
+    code = "PayloadTooLarge"
+
+
+def _limited(receive, limit: int):
+    """Count body bytes as they arrive (chunked bodies have no Content-Length to check up front)."""
+    seen = 0
+
+    async def wrapped():
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _TooLarge(f"request body over {limit} bytes", field="body")
+        return message
+
+    return wrapped
+
+
+# ---------------------------------------------------------------- listings trimmed to the caller
+
+_LISTINGS = {"/ogc/collections", "/ogc/collections/", "/ogc/openapi", "/ogc/processes"}
+_HTML_ROW = re.compile(r"<tr>\s*<td data-label=\"name\">\s*<a[^>]*href=\"[^\"]*/collections/([^\"/]+)\".*?</tr>", re.S)
+
+
+async def _filtered(app, scope, receive, send, principal: Principal, policy: policy_mod.Policy) -> None:
+    start: dict = {}
+    chunks: list[bytes] = []
+
+    async def capture(message):
+        if message["type"] == "http.response.start":
+            start.update(message)
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, capture)
+    body = b"".join(chunks)
+    headers = [(k, v) for k, v in start.get("headers", []) if k.lower() not in (b"content-length", b"etag")]
+    ctype = dict((k.lower(), v) for k, v in headers).get(b"content-type", b"").decode("latin-1")
+    if start.get("status") == 200 and body:
+        body = _trim(scope["path"], ctype, body, principal, policy)
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": start.get("status", 500), "headers": headers})
+    await send({"type": "http.response.body", "body": body if scope["method"] != "HEAD" else b""})
+
+
+def _trim(path: str, ctype: str, body: bytes, principal: Principal, policy: policy_mod.Policy) -> bytes:
+    readable = lambda cid: policy.can_read_collection(principal, cid)  # noqa: E731
+    runnable = lambda pid: policy.can_run_process(principal, pid)  # noqa: E731
+    if "html" in ctype:
+        if path.rstrip("/") == "/ogc/collections":
+            text = body.decode("utf-8")
+            text = _HTML_ROW.sub(lambda m: m.group(0) if readable(m.group(1)) else "", text)
+            return text.encode("utf-8")
+        return body
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return body
+    if path.rstrip("/") == "/ogc/collections" and isinstance(doc.get("collections"), list):
+        doc["collections"] = [c for c in doc["collections"] if readable(c.get("id", ""))]
+    elif path == "/ogc/processes" and isinstance(doc.get("processes"), list):
+        doc["processes"] = [p for p in doc["processes"] if runnable(p.get("id", ""))]
+    elif path == "/ogc/openapi" and isinstance(doc.get("paths"), dict):
+        def keep(p: str) -> bool:
+            parts = p.split("/")
+            if len(parts) > 2 and parts[1] == "collections":
+                return readable(parts[2])
+            if len(parts) > 2 and parts[1] == "processes":
+                return runnable(parts[2])
+            if parts[1:2] in (["processes"], ["jobs"]):
+                return principal.has_any(policy.routes["/ogc/processes"].methods["GET"].roles)
+            return True
+        doc["paths"] = {p: v for p, v in doc["paths"].items() if keep(p)}
+    return json.dumps(doc, ensure_ascii=False).encode("utf-8")

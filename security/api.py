@@ -1,0 +1,139 @@
+"""HTTP routes of security (mounted under /api): web login (登录) / logout / who am I, and the audit
+log for admins (审计日志).
+
+POST /auth/login {username, password} → 200 {user, csrf_token} and an HttpOnly, SameSite=Strict
+session cookie (Secure when the public URL or the request is https); 401 with one message for every
+failure (unknown user, wrong password, locked, disabled), so names cannot be probed.
+POST /auth/logout (cookie + X-CSRF-Token) → 204. GET /auth/me → {user|null, csrf_token|null, via}.
+GET /audit?actor=&action=&since=&until=&before_id=&limit= → newest first, keyset-paged by id.
+"""
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from civicgrid.db import pool
+from civicgrid.errors import InvalidInput, Unauthorized
+from civicgrid.http import query_int
+from civicgrid.security import sessions
+from civicgrid.security.access import client_addr
+from civicgrid.security.principal import Principal, current_principal
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=40)
+    password: str = Field(min_length=1, max_length=256)
+
+
+def _user_json(p: Principal) -> dict | None:
+    if p.is_anonymous:
+        return None
+    return {"username": p.user, "roles": sorted(p.roles), "department_code": p.department_code,
+            "officer_id": p.officer_id}
+
+
+def _secure(request: Request) -> bool:
+    public = os.environ.get("CIVICGRID_PUBLIC_URL", "")
+    return request.url.scheme == "https" or public.startswith("https://")
+
+
+async def login(request: Request) -> JSONResponse:
+    try:
+        body = LoginIn.model_validate(json.loads(await request.body() or b"{}"))
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"body is not JSON: {exc.msg}", field="body") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InvalidInput(f"{err['msg']}", field=".".join(map(str, err["loc"])) or "body") from None
+    addr = client_addr(request.scope)
+
+    def run():
+        with pool().connection() as conn:
+            return sessions.login(conn, body.username, body.password, addr)
+
+    result = await run_in_threadpool(run)
+    if result is None:
+        raise Unauthorized("wrong user name or password, or the account is locked or disabled", field="password")
+    token, principal = result
+    response = JSONResponse({"user": _user_json(principal), "csrf_token": principal.csrf_token})
+    response.set_cookie(sessions.COOKIE, token, max_age=int(sessions.SESSION_MAX.total_seconds()), path="/",
+                        httponly=True, samesite="strict", secure=_secure(request))
+    return response
+
+
+async def logout(request: Request) -> Response:
+    token = request.cookies.get(sessions.COOKIE)
+    if token:
+        def run():
+            with pool().connection() as conn:
+                sessions.logout(conn, token)
+
+        await run_in_threadpool(run)
+    response = Response(status_code=204)
+    response.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request))
+    return response
+
+
+async def me(request: Request) -> JSONResponse:
+    p = current_principal()
+    return JSONResponse({"user": _user_json(p), "csrf_token": p.csrf_token, "via": p.via},
+                        headers={"Cache-Control": "no-store"})
+
+
+AUDIT_SQL = """
+SELECT id, at, actor, actor_role, action, target, host(client_addr) AS client_addr, detail
+FROM audit_log
+WHERE (%(actor)s::text IS NULL OR actor = %(actor)s)
+  AND (%(action)s::text IS NULL OR action LIKE %(action)s || '%%')
+  AND (%(since)s::timestamptz IS NULL OR at >= %(since)s)
+  AND (%(until)s::timestamptz IS NULL OR at < %(until)s)
+  AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s)
+ORDER BY id DESC
+LIMIT %(limit)s
+"""
+
+
+def _time(request: Request, name: str) -> datetime | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        return datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be an ISO 8601 date-time, got {raw!r}", field=name) from None
+
+
+async def audit_log(request: Request) -> JSONResponse:
+    unknown = set(request.query_params) - {"actor", "action", "since", "until", "before_id", "limit"}
+    if unknown:
+        raise InvalidInput(f"unknown parameter(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+    params = {"actor": request.query_params.get("actor"), "action": request.query_params.get("action"),
+              "since": _time(request, "since"), "until": _time(request, "until"),
+              "before_id": query_int(request, "before_id", None, 1, 2**62),
+              "limit": query_int(request, "limit", 100, 1, 1000)}
+
+    def run():
+        with pool().connection() as conn:
+            return conn.execute(AUDIT_SQL, params).fetchall()
+
+    rows = await run_in_threadpool(run)
+    for r in rows:
+        r["at"] = r["at"].isoformat()
+    nxt = f"/api/audit?before_id={rows[-1]['id']}&limit={params['limit']}" if len(rows) == params["limit"] else None
+    return JSONResponse({"entries": rows, "next": nxt})
+
+
+routes = [
+    Route("/auth/login", login, methods=["POST"]),
+    Route("/auth/logout", logout, methods=["POST"]),
+    Route("/auth/me", me, methods=["GET"]),
+    Route("/audit", audit_log, methods=["GET"]),
+]

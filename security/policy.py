@@ -1,0 +1,174 @@
+"""The access rules (security/access.yml) loaded, validated and asked: may this principal use this
+method on this route (and collection, and process)?
+
+The rules are data; this module only knows how to read them. Validation happens at start-up with
+errors that name the place (`routes[3].POST: unknown role or group 'gis_editr'`), so a typo cannot
+silently open or close a route.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from civicgrid.errors import SetupError
+from civicgrid.security.principal import Principal
+
+RULES_PATH = Path(__file__).with_name("access.yml")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SPECIAL = ("collection.read", "collection.write", "process.run")
+DEFAULT_BODY_LIMIT = 1 << 20  # 1 MB
+_SIZE = re.compile(r"^(\d+)\s*(KB|MB|GB)?$", re.I)
+_RATE = re.compile(r"^(\d+)/(second|minute|hour|day)$")
+_PER = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+@dataclass(frozen=True)
+class Permission:
+    roles: frozenset[str] = frozenset()
+    special: str | None = None          # one of SPECIAL: resolved against the path's parameters
+
+
+@dataclass(frozen=True)
+class RouteRule:
+    methods: dict[str, Permission]
+    body_limit: int = DEFAULT_BODY_LIMIT
+    anonymous_rate: tuple[int, int] | None = None   # (requests, window seconds)
+    csrf: bool = True                                # cookie-authenticated writes need the token
+
+
+@dataclass
+class Policy:
+    routes: dict[str, RouteRule] = field(default_factory=dict)        # path template → rule
+    collections: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)  # id → {read, write}
+    processes: dict[str, frozenset[str]] = field(default_factory=dict)
+    roles: frozenset[str] = frozenset()
+
+    def permission(self, template: str, method: str) -> Permission | None:
+        rule = self.routes.get(template)
+        if rule is None:
+            return None
+        return rule.methods.get("GET" if method == "HEAD" else method)
+
+    def roles_for(self, perm: Permission, params: dict) -> frozenset[str] | None:
+        """The roles a permission grants for these path parameters; None: the collection or process
+        is not ours to protect (unknown to the server too: it answers 404)."""
+        if perm.special is None:
+            return perm.roles
+        if perm.special == "process.run":
+            return self.processes.get(params.get("process_id", ""))
+        coll = self.collections.get(params.get("collection_id", ""))
+        return None if coll is None else coll[perm.special.split(".")[1]]
+
+    def allows(self, principal: Principal, roles: frozenset[str], method: str) -> bool:
+        if principal.is_system:
+            return True
+        if principal.via == "key":
+            scopes = principal.scopes
+            if "write" not in scopes and not (method in SAFE_METHODS and "read" in scopes):
+                return False
+        return bool(principal.roles & roles)
+
+    def can_read_collection(self, principal: Principal, collection_id: str) -> bool:
+        coll = self.collections.get(collection_id)
+        return coll is not None and self.allows(principal, coll["read"], "GET")
+
+    def can_run_process(self, principal: Principal, process_id: str) -> bool:
+        roles = self.processes.get(process_id)
+        return roles is not None and self.allows(principal, roles, "POST")
+
+
+def _size(value, where: str) -> int:
+    m = _SIZE.match(str(value).strip())
+    if not m:
+        raise SetupError(f"{where}: size {value!r} must look like 512KB, 10MB or 1GB")
+    return int(m.group(1)) * {None: 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}[(m.group(2) or "").upper() or None]
+
+
+def parse(doc: dict, known_roles: set[str] | None = None) -> Policy:
+    """Validate the rules document; SetupError naming the place for anything wrong."""
+    if not isinstance(doc, dict):
+        raise SetupError("access rules: the document must be a mapping")
+    unknown = set(doc) - {"groups", "collections", "processes", "routes"}
+    if unknown:
+        raise SetupError(f"access rules: unknown key(s) {', '.join(sorted(unknown))}")
+    groups_raw = doc.get("groups") or {}
+    roles = set(known_roles or ())
+    groups: dict[str, frozenset[str]] = {}
+
+    def resolve(value, where: str, allow_special: bool = False) -> Permission:
+        if allow_special and value in SPECIAL:
+            return Permission(special=value)
+        items = value if isinstance(value, list) else [value]
+        out: set[str] = set()
+        for item in items:
+            if not isinstance(item, str):
+                raise SetupError(f"{where}: {item!r} is not a role or group name")
+            if item == "nobody":
+                continue
+            if item in groups:
+                out |= groups[item]
+            elif item in groups_raw and item not in groups:
+                raise SetupError(f"{where}: group {item!r} is used before it is defined")
+            elif not roles or item in roles:
+                out.add(item)
+            else:
+                raise SetupError(f"{where}: unknown role or group {item!r}")
+        return Permission(roles=frozenset(out))
+
+    for name, members in groups_raw.items():
+        groups[name] = resolve(members, f"groups.{name}").roles
+    policy = Policy(roles=frozenset(roles))
+    for cid, spec in (doc.get("collections") or {}).items():
+        if not isinstance(spec, dict) or set(spec) != {"read", "write"}:
+            raise SetupError(f"collections.{cid}: give exactly `read` and `write`")
+        policy.collections[cid] = {k: resolve(v, f"collections.{cid}.{k}").roles for k, v in spec.items()}
+    for pid, spec in (doc.get("processes") or {}).items():
+        policy.processes[pid] = resolve(spec, f"processes.{pid}").roles
+    for i, entry in enumerate(doc.get("routes") or []):
+        where = f"routes[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("paths"), list) or not entry["paths"]:
+            raise SetupError(f"{where}: give `paths` (a list of path templates)")
+        bad = set(entry) - {"paths", "limits", "csrf", *METHODS}
+        if bad:
+            raise SetupError(f"{where}: unknown key(s) {', '.join(sorted(bad))}")
+        methods = {m: resolve(entry[m], f"{where}.{m}", allow_special=True) for m in METHODS if m in entry}
+        limits = entry.get("limits") or {}
+        bad = set(limits) - {"body", "anonymous_rate"}
+        if bad:
+            raise SetupError(f"{where}.limits: unknown key(s) {', '.join(sorted(bad))}")
+        rate = None
+        if "anonymous_rate" in limits:
+            m = _RATE.match(str(limits["anonymous_rate"]))
+            if not m:
+                raise SetupError(f"{where}.limits.anonymous_rate: write it as N/second|minute|hour|day")
+            rate = (int(m.group(1)), _PER[m.group(2)])
+        rule = RouteRule(methods=methods, anonymous_rate=rate, csrf=bool(entry.get("csrf", True)),
+                         body_limit=_size(limits["body"], f"{where}.limits.body") if "body" in limits else DEFAULT_BODY_LIMIT)
+        for path in entry["paths"]:
+            if not isinstance(path, str) or not path.startswith("/"):
+                raise SetupError(f"{where}.paths: {path!r} is not a path template")
+            if path in policy.routes:
+                raise SetupError(f"{where}.paths: {path} already has a rule")
+            policy.routes[path] = rule
+    return policy
+
+
+ROLE_CODES = frozenset({"public", "admin", "intake_operator", "shift_leader", "dispatcher", "leader",
+                        "department_handler", "grid_officer", "gis_editor", "evaluator", "district_platform"})
+
+
+@lru_cache(maxsize=1)
+def load(path: str | None = None) -> Policy:
+    """The rules, read once per process. Role codes are checked against those seeded by
+    0600_security.sql (app_role), kept here so start-up needs no database."""
+    file = Path(path) if path else RULES_PATH
+    try:
+        doc = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SetupError(f"cannot read the access rules {file}: {exc}") from exc
+    return parse(doc, set(ROLE_CODES))
