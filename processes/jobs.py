@@ -13,6 +13,16 @@ Configured in pygeoapi-config.yml as `server.manager.name: civicgrid.processes.j
   marked failed.
 - DELETE /jobs/{id} cancels: the runner is signalled, its running query cancelled, and the job
   and its result removed (status `dismissed` in the answer).
+- Ownership (作业归属): a job belongs to the user of the request that created it
+  (`process_job.owner`, from `security.principal.current_principal()`; NULL off-request or for an
+  anonymous caller). The list, status, result and dismissal show a job only to its owner and to
+  admins (and SYSTEM, i.e. CLI and tests); anybody else gets exactly the answer for an unknown job
+  id (404), so job ids can be neither enumerated nor confirmed. Ids are random (uuid4), not uuid1
+  (time and host). The route-level rule "staff only" is the access layer's (security/access.yml).
+- pygeoapi runs its handlers with `loop.run_in_executor(None, …)`, which does not carry context
+  variables into the worker thread: without help the manager would see SYSTEM for every request.
+  `civicgrid.security.principal.ContextExecutor` (installed by the access middleware)
+  runs each call in a copy of the submitting task's context, like anyio's `run_in_threadpool`.
 """
 from __future__ import annotations
 
@@ -32,6 +42,7 @@ from pygeoapi.process.manager.base import BaseManager
 from pygeoapi.util import JobStatus, RequestedProcessExecutionMode, RequestedResponse
 
 from civicgrid.processes.base import CivicProcessor, ProcessFailed
+from civicgrid.security.principal import current_principal
 
 log = logging.getLogger("civicgrid.processes.jobs")
 
@@ -104,12 +115,42 @@ def run_job(processor: CivicProcessor, job_id: str, data: dict, url: str | None 
     return mimetype, outputs, JobStatus.successful
 
 
-def _fix_delete_job_headers() -> None:
-    """pygeoapi 0.24's DELETE /jobs/{id} returns no headers, and its Starlette adapter then fails
-    with KeyError 'Content-Type' (a 500 after the job was in fact deleted). Give the answer its
-    JSON content type; the adapter looks the function up on the module at call time."""
+def _caller() -> tuple[str | None, bool]:
+    """(owner to record for a new job, whether the caller sees every job).
+
+    Admins and SYSTEM (off-request: CLI, runner, tests) see all jobs. An anonymous caller owns
+    nothing: a job it could make is recorded without owner and visible to admins only."""
+    principal = current_principal()
+    owner = None if principal.is_system or principal.is_anonymous else principal.user
+    return owner, principal.is_admin
+
+
+def _visible(sees_all: bool):
+    """The WHERE clause limiting rows to the caller's jobs (parameter `owner`); two fixed texts,
+    so the planner uses (owner, created) for a user's own list."""
+    from psycopg import sql
+
+    return sql.SQL("true") if sees_all else sql.SQL("owner = %(owner)s")
+
+
+def _jobs_sorted(iterable, /, *, key=None, reverse=False):
+    """`sorted` for pygeoapi's GET /jobs, which re-sorts our page by `started`: that is None for a
+    job that never started (accepted, or its runner died first), and None beside a date string was
+    a TypeError, i.e. a 500 for every later listing of that user. Jobs not started yet sort as the
+    newest."""
+    base = key or (lambda v: v)
+    return sorted(iterable, key=lambda v: (1, "") if base(v) is None else (0, base(v)), reverse=reverse)
+
+
+def _fix_pygeoapi_jobs_api() -> None:
+    """Two fixes to pygeoapi 0.24's jobs API (both looked up on the module at call time):
+
+    - its DELETE /jobs/{id} returns no headers, and its Starlette adapter then fails with KeyError
+      'Content-Type' (a 500 after the job was in fact deleted): give the answer its JSON type;
+    - its GET /jobs sorts by `started`, which fails on jobs not started yet (`_jobs_sorted`)."""
     import pygeoapi.api.processes as api_processes
 
+    api_processes.sorted = _jobs_sorted      # the module's only sorted(): the jobs listing
     original = api_processes.delete_job
     if getattr(original, "civicgrid_fixed", False):
         return
@@ -128,7 +169,7 @@ class PostgresJobManager(BaseManager):
     """pygeoapi process manager with the job store in civicgrid's PostgreSQL (`process_job`)."""
 
     def __init__(self, manager_def: dict):
-        _fix_delete_job_headers()
+        _fix_pygeoapi_jobs_api()
         super().__init__(manager_def)
         self.is_async = True
         self.supports_subscribing = False
@@ -160,24 +201,36 @@ class PostgresJobManager(BaseManager):
                 "updated, mimetype, runner_host, runner_pid")
 
     def get_jobs(self, status: JobStatus = None, limit: int | None = None, offset: int | None = None) -> dict:
+        """The caller's jobs (all jobs for admins), newest first; `numberMatched` counts the caller's
+        jobs whatever the page, so pygeoapi's next/prev links stay right."""
+        from psycopg import sql
+
+        owner, sees_all = _caller()
+        where = sql.SQL("{} AND (%(status)s::text IS NULL OR status = %(status)s)").format(_visible(sees_all))
+        args = {"owner": owner, "status": status.value if status else None, "limit": limit, "offset": offset or 0}
         with _db(self.url) as conn:
+            total = conn.execute(sql.SQL("SELECT count(*) AS n FROM process_job WHERE {}").format(where), args).fetchone()["n"]
             rows = conn.execute(
-                f"SELECT {self._COLUMNS}, count(*) OVER () AS total FROM process_job "
-                "WHERE (%(status)s::text IS NULL OR status = %(status)s) ORDER BY created DESC LIMIT %(limit)s OFFSET %(offset)s",
-                {"status": status.value if status else None, "limit": limit, "offset": offset or 0}).fetchall()
+                sql.SQL("SELECT {cols} FROM process_job WHERE {where} ORDER BY created DESC, identifier "
+                        "LIMIT %(limit)s OFFSET %(offset)s").format(cols=sql.SQL(self._COLUMNS), where=where),
+                args).fetchall()
             jobs = [self._row_to_job(self._reap(conn, r)) for r in rows]
-        return {"jobs": jobs, "numberMatched": rows[0]["total"] if rows else 0}
+        return {"jobs": jobs, "numberMatched": total}
 
     def add_job(self, job_metadata: dict) -> str:
+        """Record a new job, owned by the caller (`owner` in job_metadata overrides, for callers
+        that create jobs on somebody's behalf)."""
+        owner = job_metadata["owner"] if "owner" in job_metadata else _caller()[0]
         with _db(self.url) as conn:
-            conn.execute("INSERT INTO process_job (identifier, process_id, type, status, message, progress, parameters) "
-                         "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            conn.execute("INSERT INTO process_job (identifier, process_id, type, status, message, progress, parameters, owner) "
+                         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                          [job_metadata["identifier"], job_metadata["process_id"], job_metadata.get("type", "process"),
                           job_metadata["status"], job_metadata.get("message"), job_metadata.get("progress", 0),
-                          Jsonb(job_metadata.get("parameters") or {})])
+                          Jsonb(job_metadata.get("parameters") or {}), owner])
         return job_metadata["identifier"]
 
     def update_job(self, job_id: str, update_dict: dict) -> bool:
+        # the manager's own bookkeeping (no HTTP route reaches it), so no owner check here
         allowed = {"status", "message", "progress", "mimetype"}
         fields = {k: v for k, v in update_dict.items() if k in allowed}
         if not fields:
@@ -190,15 +243,25 @@ class PostgresJobManager(BaseManager):
             return conn.execute(q, {**fields, "id": job_id}).rowcount == 1
 
     def get_job(self, job_id: str) -> dict:
+        """A job of the caller (any job for admins); somebody else's job is not found, exactly
+        like an unknown id — one query either way."""
+        from psycopg import sql
+
+        owner, sees_all = _caller()
         with _db(self.url) as conn:
-            row = conn.execute(f"SELECT {self._COLUMNS} FROM process_job WHERE identifier = %s", [job_id]).fetchone()
+            row = conn.execute(sql.SQL("SELECT {cols} FROM process_job WHERE identifier = %(id)s AND {vis}").format(
+                cols=sql.SQL(self._COLUMNS), vis=_visible(sees_all)), {"id": job_id, "owner": owner}).fetchone()
             if row is None:
                 raise JobNotFoundError()
             return self._row_to_job(self._reap(conn, row))
 
     def get_job_result(self, job_id: str) -> tuple[str, Any]:
+        from psycopg import sql
+
+        owner, sees_all = _caller()
         with _db(self.url) as conn:
-            row = conn.execute("SELECT status, mimetype, result FROM process_job WHERE identifier = %s", [job_id]).fetchone()
+            row = conn.execute(sql.SQL("SELECT status, mimetype, result FROM process_job WHERE identifier = %(id)s AND {}")
+                               .format(_visible(sees_all)), {"id": job_id, "owner": owner}).fetchone()
         if row is None:
             raise JobNotFoundError()
         if row["status"] != "successful":
@@ -211,10 +274,15 @@ class PostgresJobManager(BaseManager):
         return row["mimetype"], data
 
     def delete_job(self, job_id: str) -> bool:
-        """Cancel (if running) and remove a job with its result."""
+        """Cancel (if running) and remove a job of the caller with its result; somebody else's job
+        is left alone and not found, like an unknown id."""
+        from psycopg import sql
+
+        owner, sees_all = _caller()
         with _db(self.url) as conn:
-            row = conn.execute("DELETE FROM process_job WHERE identifier = %s "
-                               "RETURNING status, runner_host, runner_pid, backend_pid", [job_id]).fetchone()
+            row = conn.execute(sql.SQL("DELETE FROM process_job WHERE identifier = %(id)s AND {} "
+                                       "RETURNING status, runner_host, runner_pid, backend_pid").format(_visible(sees_all)),
+                               {"id": job_id, "owner": owner}).fetchone()
             if row is None:
                 raise JobNotFoundError()
             if row["status"] in ("accepted", "running"):
@@ -239,7 +307,7 @@ class PostgresJobManager(BaseManager):
         if not is_async:
             with connect(self.url) as conn:
                 processor.check_sync(params, conn)               # 400: too large, go async
-        job_id = str(uuid.uuid1())
+        job_id = str(uuid.uuid4())   # random: uuid1 would give away the time and the host
         processor.set_job_id(job_id)
         clean = params.model_dump(mode="json", exclude_none=True)
         self.add_job({"identifier": job_id, "process_id": process_id, "status": JobStatus.accepted.value,

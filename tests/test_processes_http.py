@@ -1,7 +1,9 @@
 """The processes through HTTP: `civicgrid serve` (pygeoapi at /ogc) on the tiny hand-made town.
 
 Sync and async execution, 400s that name the parameter, the go-async 400, results and job status
-that survive a server restart, and cancellation through DELETE /jobs/{id}.
+that survive a server restart, and cancellation through DELETE /jobs/{id}. The access layer lets
+only staff run processes and read jobs: every request carries a dispatcher's API key (`AUTH`).
+Ownership of jobs is tested in test_security_jobs.py.
 """
 from __future__ import annotations
 
@@ -17,6 +19,13 @@ from civicgrid.processes import synthetic as S
 
 CST = timezone(timedelta(hours=8))
 MARCH = {"start": "2026-03-01T00:00:00+08:00", "end": "2026-04-01T00:00:00+08:00"}
+AUTH: dict = {}         # the dispatcher's Authorization header, set by `town_url`
+
+
+def dispatcher_headers(url: str) -> dict:
+    from civicgrid.security.testing import Credentials
+
+    return Credentials(url).headers("dispatcher")
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +42,7 @@ def town_url(pg_admin_url):
                        officer_id=meta["officers"][0], events=[("report", datetime(2026, 3, 2, 9, tzinfo=CST), "reported"),
                                                                ("file", datetime(2026, 3, 2, 10, tzinfo=CST), "filed")])
         conn.commit()
+    AUTH.update(dispatcher_headers(url))
     yield url
     drop_database(pg_admin_url, url)
 
@@ -55,16 +65,16 @@ def server(town_url):
     stop(proc)
 
 
-def execute(base, pid, inputs, prefer=None):
-    headers = {"Prefer": prefer} if prefer else {}
+def execute(base, pid, inputs, prefer=None, auth=None):
+    headers = {**(AUTH if auth is None else auth), **({"Prefer": prefer} if prefer else {})}
     return httpx.post(f"{base}/processes/{pid}/execution", json={"inputs": inputs}, headers=headers, timeout=60)
 
 
 def test_processes_are_listed_and_described(server):
-    listed = httpx.get(f"{server}/processes?f=json").json()
+    listed = httpx.get(f"{server}/processes?f=json", headers=AUTH).json()
     ids = {p["id"] for p in listed["processes"]}
     assert {"heatmap", "cluster", "hotspots", "area-evaluation", "patrol-coverage", "track"} <= ids
-    doc = httpx.get(f"{server}/processes/cluster?f=json").json()
+    doc = httpx.get(f"{server}/processes/cluster?f=json", headers=AUTH).json()
     assert doc["inputs"]["eps"]["schema"]["exclusiveMinimum"] == 0 and doc["inputs"]["eps"]["schema"]["maximum"] == 2000
     assert "async-execute" in doc["jobControlOptions"]
 
@@ -108,19 +118,19 @@ def test_async_job_results_survive_a_restart(town_url):
     try:
         deadline = time.time() + 60
         while time.time() < deadline:
-            status = httpx.get(f"{ogc}/jobs/{job_id}?f=json").json()["status"]
+            status = httpx.get(f"{ogc}/jobs/{job_id}?f=json", headers=AUTH).json()["status"]
             if status in ("successful", "failed"):
                 break
             time.sleep(0.3)
         assert status == "successful"
-        result = httpx.get(f"{ogc}/jobs/{job_id}/results?f=json")
+        result = httpx.get(f"{ogc}/jobs/{job_id}/results?f=json", headers=AUTH)
         assert result.status_code == 200
         doc = json.loads(result.content)
         assert doc["numberMatched"] == 50
         assert next(f for f in doc["features"] if f["id"] == "110113004001001")["properties"]["filed"] == 8
-        r = httpx.delete(f"{ogc}/jobs/{job_id}")
+        r = httpx.delete(f"{ogc}/jobs/{job_id}", headers=AUTH)
         assert r.status_code == 200 and r.json()["status"] == "dismissed"
-        assert httpx.get(f"{ogc}/jobs/{job_id}?f=json").status_code == 404
+        assert httpx.get(f"{ogc}/jobs/{job_id}?f=json", headers=AUTH).status_code == 404
     finally:
         stop(proc)
 
@@ -147,13 +157,22 @@ def test_too_large_for_sync_is_a_400_that_says_go_async(town_url, tmp_path):
         stop(proc)
 
 
-def test_on_the_demo_town(live_server, demo_url):
-    """Through the shared demo server: the position heatmap (roll-up path) counts every fix, and
-    the unit-grid evaluation's 立案数 adds up to the filed, not suspended/cancelled cases."""
-    ogc = live_server + "/ogc"
-    r = execute(ogc, "heatmap", {"source": "positions", "cell_size": 100})
+def test_on_the_demo_town(demo_copy):
+    """On the demo town: the position heatmap (roll-up path) counts every fix, and the unit-grid
+    evaluation's 立案数 adds up to the filed, not suspended/cancelled cases. A copy of the town and a
+    server of its own, because the dispatcher's key is a write the shared demo town must not get."""
+    auth = dispatcher_headers(demo_copy)
+    proc, base = serve(demo_copy)
+    try:
+        _check_demo_town(base + "/ogc", demo_copy, auth)
+    finally:
+        stop(proc)
+
+
+def _check_demo_town(ogc, url, auth):
+    r = execute(ogc, "heatmap", {"source": "positions", "cell_size": 100}, auth=auth)
     assert r.status_code == 200
-    with connect(demo_url) as conn:
+    with connect(url) as conn:
         fixes = conn.execute("SELECT count(*) AS n FROM officer_position").fetchone()["n"]
         span = conn.execute("SELECT min(at) AS a, max(at) AS b FROM case_event").fetchone()
         start, end = span["a"] - timedelta(days=1), span["b"] + timedelta(days=1)
@@ -162,7 +181,8 @@ def test_on_the_demo_town(live_server, demo_url):
             "AND (SELECT e.to_state FROM case_event e WHERE e.case_id = c.id AND e.to_state IS NOT NULL ORDER BY e.seq DESC LIMIT 1) "
             "NOT IN ('suspended', 'cancelled')").fetchone()["n"]
     assert r.json()["total"] == fixes > 0
-    r = execute(ogc, "area-evaluation", {"level": "unit_grid", "start": start.isoformat(), "end": end.isoformat()})
+    r = execute(ogc, "area-evaluation", {"level": "unit_grid", "start": start.isoformat(), "end": end.isoformat()},
+                auth=auth)
     assert r.status_code == 200
     features = r.json()["features"]
     assert sum(f["properties"]["filed"] for f in features) == filed > 0
