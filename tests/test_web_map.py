@@ -20,6 +20,7 @@ ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"
         "--disable-background-networking", "--disable-component-update", "--no-first-run",
         "--disable-default-apps", "--disable-sync"]
 
+WEB_PASSWORD = "map-test-password"
 IDLE = "new Promise(r => { if (map.loaded() && map.areTilesLoaded()) r(); else map.once('idle', () => r()); })"
 
 
@@ -31,6 +32,11 @@ def web_server(pg_admin_url, tmp_path_factory):
     url = create_database(pg_admin_url)
     migrate(url)
     build_town(url)
+    from civicgrid.db import connect
+    from civicgrid.security.identity import add_user
+
+    with connect(url) as conn:
+        add_user(conn, "web.leader", ["leader"], password=WEB_PASSWORD)
     data_dir = tmp_path_factory.mktemp("webdata")
     proc, base = start_server(url, {"CIVICGRID_DATA_DIR": str(data_dir)})
     yield base
@@ -81,6 +87,26 @@ def test_map_page_renders_layers_and_switches_basemap(web_server, page, artifact
     def rendered(layers: list[str]) -> int:
         return page.evaluate("layers => map.queryRenderedFeatures({layers}).length", layers)
 
+    # anonymous: the public layers only (the asset register needs a login), and no refused requests
+    assert page.evaluate("map.getLayer('components-point')") is None
+    assert page.locator("input[data-group='urban-components']").count() == 0
+    assert rendered(["cases-point", "cases-cluster"]) > 0 and rendered(["unit-grids-line"]) > 20
+    page.fill("#login-form input[name=username]", "web.leader")
+    page.fill("#login-form input[name=password]", "wrong password")
+    page.click("#login-form button")
+    page.wait_for_function("document.getElementById('login-error').textContent.length > 0")
+    assert "密码错误" in page.inner_text("#login-error")
+    problems.clear()  # the refused login (401) is logged by the browser: expected
+    page.fill("#login-form input[name=password]", WEB_PASSWORD)
+    with page.expect_navigation():
+        page.click("#login-form button")
+    page.wait_for_function("document.getElementById('whoami').hidden === false && document.body.dataset.ready === '1'",
+                           timeout=60_000)
+    assert "领导" in page.inner_text("#user-name")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "civicgrid_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    page.evaluate(IDLE)
+
     assert rendered(["components-point", "components-cluster"]) > 100
     assert rendered(["cases-point", "cases-cluster"]) > 0
     assert rendered(["unit-grids-line"]) > 20
@@ -122,4 +148,12 @@ def test_map_page_renders_layers_and_switches_basemap(web_server, page, artifact
     page.wait_for_function("map.getZoom() < 17", timeout=10_000)
     page.check("input[name=basemap][value=vector]")
     page.evaluate(IDLE)
+    assert problems == []
+
+    # 退出: back to the public map
+    with page.expect_navigation():
+        page.click("#logout")
+    page.wait_for_function("document.getElementById('login-form').hidden === false && document.body.dataset.ready === '1'",
+                           timeout=60_000)
+    assert page.evaluate("map.getLayer('components-point')") is None
     assert problems == []

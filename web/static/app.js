@@ -37,12 +37,30 @@ const FEATURE_TITLES = {
 
 const status = document.getElementById('status');
 const fieldNames = {};          // source layer → {property: Chinese description} from the TileJSON
+const COLLECTION_SOURCES = new Set(['urban-components', 'cases', 'unit-grids', 'pois']);
+const ROLE_NAMES = {admin: '管理员', intake_operator: '受理员', shift_leader: '值班长', dispatcher: '派遣员',
+    leader: '领导', department_handler: '专业部门', grid_officer: '网格员', gis_editor: 'GIS编辑',
+    evaluator: '考核员', district_platform: '区平台'};
+
+// Who is logged in (session cookie, HttpOnly) and which collections the server lets us read: the
+// map only asks for what it may show, so an anonymous visitor's page makes no refused requests.
+const session = await fetch('/api/auth/me').then(r => r.json()).catch(() => ({user: null}));
+const readable = await fetch(`${OGC}/collections?f=json`).then(r => r.ok ? r.json() : {collections: []})
+    .then(doc => new Set(doc.collections.map(c => c.id))).catch(() => new Set());
+const mayShow = id => !COLLECTION_SOURCES.has(id) || readable.has(id);
 
 function collectionSource(id) {
     return {type: 'vector', url: `${OGC}/collections/${id}/tiles/WebMercatorQuad`};
 }
 
 function style() {
+    const full = fullStyle();
+    full.sources = Object.fromEntries(Object.entries(full.sources).filter(([id]) => mayShow(id)));
+    full.layers = full.layers.filter(layer => !layer.source || mayShow(layer.source));
+    return full;
+}
+
+function fullStyle() {
     const clusterRadius = ['interpolate', ['linear'], ['get', 'count'], 1, 4, 50, 9, 500, 15, 3000, 20];
     return {
         version: 8,
@@ -170,7 +188,7 @@ async function loadTownBounds() {
         townBounds = [[tileset.bounds[0], tileset.bounds[1]], [tileset.bounds[2], tileset.bounds[3]]];
         map.fitBounds(townBounds, {padding: 24, animate: false});
     }
-    for (const id of ['urban-components', 'cases', 'unit-grids', 'pois']) {
+    for (const id of [...COLLECTION_SOURCES].filter(mayShow)) {
         fetch(`${OGC}/collections/${id}/tiles/WebMercatorQuad`).then(r => r.ok ? r.json() : null).then(doc => {
             for (const layer of doc?.vector_layers ?? []) fieldNames[layer.id] = layer.fields;
         });
@@ -179,7 +197,7 @@ async function loadTownBounds() {
 
 function buildLayerSwitcher() {
     const box = document.getElementById('layers');
-    for (const group of GROUPS) {
+    for (const group of GROUPS.filter(g => mayShow(g.id))) {
         const label = document.createElement('label');
         const input = Object.assign(document.createElement('input'), {type: 'checkbox', checked: group.on});
         input.dataset.group = group.id;
@@ -247,6 +265,40 @@ document.querySelectorAll('input[name="basemap"]').forEach(input =>
 document.getElementById('full-extent').addEventListener('click', () => {
     if (townBounds) map.fitBounds(townBounds, {padding: 24});
 });
+
+// 登录/退出: the session cookie is HttpOnly; writes send the CSRF token the server gave us.
+function showSession() {
+    const form = document.getElementById('login-form');
+    const who = document.getElementById('whoami');
+    form.hidden = Boolean(session.user);
+    who.hidden = !session.user;
+    if (session.user) {
+        const roles = session.user.roles.map(r => ROLE_NAMES[r] ?? r).join('、');
+        document.getElementById('user-name').textContent = `${session.user.username}（${roles}）`;
+    }
+}
+
+document.getElementById('login-form').addEventListener('submit', async event => {
+    event.preventDefault();
+    const form = event.target;
+    const message = document.getElementById('login-error');
+    message.textContent = '';
+    const response = await fetch('/api/auth/login', {method: 'POST', headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({username: form.username.value.trim(), password: form.password.value})});
+    if (response.ok) {
+        location.reload();  // the layers the new user may read are chosen when the page starts
+        return;
+    }
+    const body = await response.json().catch(() => ({}));
+    message.textContent = response.status === 401 ? '用户名或密码错误，或账号已锁定' :
+        response.status === 429 ? '尝试过于频繁，请稍后再试' : `登录失败：${body.description ?? response.status}`;
+});
+
+document.getElementById('logout').addEventListener('click', async () => {
+    await fetch('/api/auth/logout', {method: 'POST', headers: {'X-CSRF-Token': session.csrf_token ?? ''}});
+    location.reload();
+});
+showSession();
 
 map.on('error', event => {
     // a missing optional source (e.g. imagery before a town is loaded) is shown, not thrown
