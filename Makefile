@@ -9,6 +9,7 @@ run: setup
 	@$(CIVICGRID) db start
 	@$(CIVICGRID) db migrate
 	@$(CIVICGRID) demo load --if-empty
+	@$(CIVICGRID) user demo
 	@$(CIVICGRID) basemap build
 	@echo "civicgrid: serving on http://$${CIVICGRID_HOST:-127.0.0.1}:$${CIVICGRID_PORT:-8000}/ (Ctrl-C stops)"
 	@exec $(CIVICGRID) serve

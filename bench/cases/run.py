@@ -72,7 +72,7 @@ def prepare(url: str, history: int, demo: float | None) -> list[tuple[float, flo
 
 def start_server(url: str, workers: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "CIVICGRID_DEV_ROLE_HEADER": "1",
+    env = {**os.environ, "DATABASE_URL": url,
            "CIVICGRID_DATA_DIR": tempfile.mkdtemp(prefix="cases-bench-")}
     proc = subprocess.Popen([sys.executable, "-m", "civicgrid.cli", "serve", "--port", str(port), "--workers", str(workers)],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
@@ -149,7 +149,10 @@ def row(name, ok, errors, lat, elapsed):
 
 
 async def main_async(args, base: str) -> list[str]:
-    H = {"X-Civicgrid-Role": "grid_officer", "X-Civicgrid-User": "GO-001"}
+    from civicgrid.security.testing import Credentials
+
+    creds = Credentials(args.url)  # callers authenticate with API keys, checked on every request
+    H = creds.headers("grid_officer")
     lines = []
     # warm-up
     async with httpx.AsyncClient(base_url=base) as http:
@@ -168,7 +171,7 @@ async def main_async(args, base: str) -> list[str]:
                              "AND department_code IS NOT NULL ORDER BY id").fetchall()
     for n, c in enumerate(cases):
         pools.setdefault(n % args.clients, []).append(c)
-    steps = {"file": "shift_leader", "dispatch": "dispatcher"}
+    steps = {"file": creds.headers("shift_leader"), "dispatch": creds.headers("dispatcher")}
     queue: dict[int, list] = {i: [] for i in range(args.clients)}
     for i in range(args.clients):
         for cid, v in pools.get(i, []):
@@ -180,7 +183,7 @@ async def main_async(args, base: str) -> list[str]:
             return None
         cid, version, action = queue[i].pop(0)
         return await http.post(f"/api/cases/{cid}/actions/{action}", json={"version": version},
-                               headers={"X-Civicgrid-Role": steps[action]})
+                               headers=steps[action])
     res = await drive(base, args.clients, args.seconds, transition)
     lines.append(row(f"transitions file+dispatch ({args.clients} cl.)", *res))
     return lines
