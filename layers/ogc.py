@@ -48,7 +48,7 @@ PROVIDER = "civicgrid.layers.provider.CivicgridProvider"
 
 # collections actually published (after the missing-table check)
 ACTIVE: dict[str, Collection] = {}
-_state: dict[str, Any] = {"pool": None, "base": None, "pygeoapi_items": None}
+_state: dict[str, Any] = {"base": None, "pygeoapi_items": None}
 
 
 # ---------------------------------------------------------------- config validation
@@ -181,35 +181,16 @@ def write_pygeoapi_files(cfg: dict) -> tuple[Path, Path]:
 # ---------------------------------------------------------------- database pool
 
 async def pool():
-    """The AsyncConnectionPool shared by the app (opened on first use)."""
-    p = _state["pool"]
-    if p is not None and p.closed:
-        p = _state["pool"] = None
-    if p is None:
-        from psycopg_pool import AsyncConnectionPool
+    """The app's shared AsyncConnectionPool (civicgrid.db.async_pool)."""
+    from civicgrid.db import async_pool
 
-        async def configure(conn):
-            await conn.set_autocommit(True)
-            conn.prepare_threshold = 2
-
-        p = AsyncConnectionPool(get_settings().dsn, min_size=2, max_size=10, open=False,
-                                configure=configure, kwargs={"options": "-c statement_timeout=30000 -c max_parallel_workers_per_gather=0"},
-                                name="civicgrid-ogc")
-        _state["pool"] = p
-        try:
-            await p.open(wait=True, timeout=15)
-        except Exception as exc:
-            _state["pool"] = None
-            await p.close()
-            raise CivicgridError(f"the database is unavailable: {exc}", status=503) from exc
-    return p
+    return await async_pool()
 
 
 async def close_pool():
-    p = _state["pool"]
-    if p is not None:
-        _state["pool"] = None
-        await p.close()
+    from civicgrid.db import close_async_pool
+
+    await close_async_pool()
 
 
 # ---------------------------------------------------------------- handlers

@@ -212,20 +212,36 @@ def _header(scope, name: str) -> str | None:
     return None
 
 
+async def _fetch(sql: str, args: list) -> dict | None:
+    from psycopg.rows import dict_row
+
+    from civicgrid.db import async_pool
+
+    async with (await async_pool()).connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(sql, args)
+        return await cur.fetchone()
+
+
 async def _authenticate(scope) -> Principal:
+    """One SQL round trip on the async pool for a key or a session; none for anonymous callers."""
     from civicgrid.security import sessions
 
     auth = _header(scope, "authorization")
     if auth:
         scheme, _, token = auth.partition(" ")
+        args = sessions.key_args(token) if scheme.lower() == "bearer" else None
         if scheme.lower() != "bearer" or not token.strip():
             raise _refuse(401, "Unauthorized", "Authorization must be 'Bearer <API key>'", field="Authorization",
                           headers={"WWW-Authenticate": 'Bearer realm="civicgrid"'})
-        principal = await run_in_threadpool(_with_conn, sessions.from_key, token.strip(), client_addr(scope))
-        if principal is None:
+        row = await _fetch(sessions.KEY_SQL, args) if args else None
+        if row is None:
             await run_in_threadpool(_audit_failure, "key", token, client_addr(scope))
             raise _refuse(401, "Unauthorized", "the API key is unknown, expired or revoked", field="Authorization",
                           headers={"WWW-Authenticate": 'Bearer realm="civicgrid", error="invalid_token"'})
+        principal = sessions.key_principal(row, args[0])
+        if row["audit_due"]:
+            await run_in_threadpool(_with_conn, sessions.audit_key_use, principal, client_addr(scope))
         return principal
     cookie = _header(scope, "cookie")
     if cookie:
@@ -235,8 +251,9 @@ async def _authenticate(scope) -> Principal:
         except Exception:
             jar = SimpleCookie()
         morsel = jar.get(COOKIE)
-        if morsel is not None and morsel.value:
-            principal = await run_in_threadpool(_with_conn, sessions.from_session, morsel.value)
+        args = sessions.session_args(morsel.value) if morsel is not None else None
+        if args:
+            principal = sessions.session_principal(await _fetch(sessions.SESSION_SQL, args))
             if principal is not None:
                 return principal
             # an expired session is simply anonymous (the page offers to log in again)

@@ -77,6 +77,23 @@ def user_disable(username):
     click.echo(f"user {username} {'disabled' if changed else 'was already disabled'}")
 
 
+@user.command("password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="read the new password from the first line of stdin")
+def user_password(username, password_stdin):
+    """Set a new password for USERNAME (generated and printed once unless --password-stdin); lifts a lock-out."""
+    from civicgrid.security.identity import generate_password, set_password
+
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else generate_password()
+    with _tx() as conn:
+        set_password(conn, username, password)
+        conn.execute("DELETE FROM app_session s USING app_user u WHERE u.id = s.user_id AND u.username = %s",
+                     [username])  # a new password ends the user's open sessions
+    click.echo(f"password of {username} changed; open sessions ended")
+    if not password_stdin:
+        click.echo(f"password (shown once): {password}")
+
+
 @user.command("list")
 def user_list():
     """List users, their roles and bindings."""
@@ -110,7 +127,8 @@ def key():
 
 @key.command("create")
 @click.argument("username")
-@click.option("--scope", "scopes", multiple=True, required=True, help="scope; repeat for several")
+@click.option("--scope", "scopes", multiple=True, required=True,
+              help="read (GET) or write (every method); repeat for both")
 @click.option("--days", type=int, default=90, show_default=True, help="days until the key expires")
 def key_create(username, scopes, days):
     """Create a key for USERNAME and print it once."""

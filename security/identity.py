@@ -7,7 +7,6 @@ to `actor` / `actor_role` (the CLI passes `cli` / `admin`).
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 import secrets
 from datetime import timedelta
@@ -31,7 +30,8 @@ KEY_MAX_DAYS = 3650
 KEY_TOKEN_PREFIX = "cg"
 
 USERNAME_RE = re.compile(r"^[a-z0-9_.-]{3,40}$")
-SCOPE_RE = re.compile(r"^[a-z][a-z0-9_.:-]{0,63}$")
+# what a key may do on top of its user's roles (security/policy.py): read = GET/HEAD/OPTIONS
+KEY_SCOPES = ("read", "write")
 KEY_RE = re.compile(r"^cg_([0-9a-f]{8})_([A-Za-z0-9_-]{20,100})$")
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
@@ -260,7 +260,7 @@ def set_password(conn, username: str, password: str, *, actor: str = "cli", acto
 
 # ---------------------------------------------------------------- API keys
 
-def _key_hash(secret: str) -> str:
+def key_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -272,9 +272,8 @@ def create_key(conn, username: str, scopes, days: int, *, actor: str = "cli", ac
     if not scopes:
         raise InvalidInput("give at least one scope", field="scope")
     for scope in scopes:
-        if not isinstance(scope, str) or not SCOPE_RE.match(scope):
-            raise InvalidInput(f"scope {scope!r} must be a-z, 0-9, '_', '.', ':', '-' starting with a letter",
-                               field="scope")
+        if scope not in KEY_SCOPES:
+            raise InvalidInput(f"scope {scope!r} is not one of {', '.join(KEY_SCOPES)}", field="scope")
     if not isinstance(days, int) or not 1 <= days <= KEY_MAX_DAYS:
         raise InvalidInput(f"days must be between 1 and {KEY_MAX_DAYS}", field="days")
     if user["disabled"]:
@@ -287,7 +286,7 @@ def create_key(conn, username: str, scopes, days: int, *, actor: str = "cli", ac
                 row = conn.execute(
                     "INSERT INTO api_key (prefix, key_hash, user_id, scopes, expires_at) "
                     "VALUES (%s, %s, %s, %s, now() + make_interval(days => %s)) RETURNING id, expires_at",
-                    [prefix, _key_hash(secret), user["id"], scopes, days]).fetchone()
+                    [prefix, key_hash(secret), user["id"], scopes, days]).fetchone()
             break
         except psycopg.errors.UniqueViolation:
             continue
@@ -324,27 +323,16 @@ def list_keys(conn, username: str | None = None) -> list[dict]:
 
 def authenticate_key(conn, token: str) -> dict | None:
     """The user behind a bearer token: {id, username, roles, scopes, department_code, officer_id, key}
-    or None for anything malformed, unknown, forged, expired, revoked or of a disabled user."""
-    if not isinstance(token, str):
-        return None
-    match = KEY_RE.match(token.strip())
+    or None for anything malformed, unknown, forged, expired, revoked or of a disabled user.
+    The checks live in SQL (auth_key, 0606_auth_functions.sql), shared with the access layer."""
+    match = KEY_RE.match(token.strip()) if isinstance(token, str) else None
     if not match:
         return None
     prefix, secret = match.groups()
-    row = conn.execute(
-        "SELECT k.id, k.key_hash, k.scopes, k.expires_at > now() AS live, k.revoked_at, "
-        "       u.id AS user_id, u.username, u.disabled, u.department_code, u.officer_id "
-        "FROM api_key k JOIN app_user u ON u.id = k.user_id WHERE k.prefix = %s", [prefix]).fetchone()
-    # compare in constant time even for an unknown prefix
-    expected = row["key_hash"] if row else "0" * 64
-    if not hmac.compare_digest(expected, _key_hash(secret)) or row is None:
+    row = conn.execute("SELECT * FROM auth_key(%s, %s)", [prefix, key_hash(secret)]).fetchone()
+    if row is None:
         return None
-    if not row["live"] or row["revoked_at"] is not None or row["disabled"]:
-        return None
-    # written at most once a minute: a key polling a feed must not turn every read into a write
-    conn.execute("UPDATE api_key SET last_used_at = now() WHERE id = %s "
-                 "AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')", [row["id"]])
-    return {"id": row["user_id"], "username": row["username"], "roles": _roles_of(conn, row["user_id"]),
+    return {"id": row["user_id"], "username": row["username"], "roles": list(row["roles"]),
             "scopes": list(row["scopes"]), "department_code": row["department_code"],
             "officer_id": row["officer_id"], "key": prefix}
 

@@ -1,6 +1,8 @@
 """Turning credentials into a Principal (认证): web sessions (cookie + CSRF token) and API keys.
 
-Sync functions on a psycopg connection; the middleware runs them in a worker thread. The session
+The checks are one SQL call each (auth_key, auth_session in 0606_auth_functions.sql); the
+middleware runs SESSION_SQL / KEY_SQL on the async pool and builds the principal with the
+`*_principal` helpers here. The session
 cookie holds a random token whose sha256 is the row's key; sessions end after SESSION_IDLE without
 use or SESSION_MAX after login, whichever comes first.
 """
@@ -17,8 +19,6 @@ COOKIE = "civicgrid_session"
 CSRF_HEADER = "x-csrf-token"
 SESSION_MAX = timedelta(hours=12)
 SESSION_IDLE = timedelta(hours=2)
-TOUCH_EVERY = timedelta(minutes=1)       # last_seen_at is written at most this often per session
-KEY_USE_AUDIT_EVERY = timedelta(minutes=10)  # a key's reads are audited at most this often
 
 
 def _hash(token: str) -> str:
@@ -53,22 +53,21 @@ def login(conn, username: str, password: str, client_addr: str | None) -> tuple[
     return token, _principal(row, user["roles"], "session", csrf_token=csrf)
 
 
-def from_session(conn, token: str) -> Principal | None:
-    """The principal of a live session, or None (unknown, expired, idle too long, user disabled)."""
+SESSION_SQL = "SELECT * FROM auth_session(%s, %s)"
+KEY_SQL = "SELECT * FROM auth_key(%s, %s)"
+
+
+def session_args(token: str) -> list | None:
+    """The arguments of SESSION_SQL for a cookie token, or None when it cannot be one."""
     if not token or len(token) > 100:
         return None
-    row = conn.execute(
-        "SELECT s.token_hash, s.csrf_token, s.last_seen_at < now() - %s AS stale, u.id, u.username, "
-        "       u.department_code, u.officer_id, (SELECT code FROM officer WHERE id = u.officer_id) AS officer_code, "
-        "       ARRAY(SELECT role_code FROM app_user_role r WHERE r.user_id = u.id ORDER BY 1) AS roles "
-        "FROM app_session s JOIN app_user u ON u.id = s.user_id "
-        "WHERE s.token_hash = %s AND s.expires_at > now() AND s.last_seen_at > now() - %s AND NOT u.disabled",
-        [TOUCH_EVERY, _hash(token), SESSION_IDLE]).fetchone()
+    return [_hash(token), SESSION_IDLE]
+
+
+def session_principal(row: dict | None) -> Principal | None:
     if row is None:
         return None
-    if row["stale"]:
-        conn.execute("UPDATE app_session SET last_seen_at = now() WHERE token_hash = %s", [row["token_hash"]])
-    return _principal(row, row["roles"], "session", csrf_token=row["csrf_token"])
+    return _principal({**row, "id": row["user_id"]}, row["roles"], "session", csrf_token=row["csrf_token"])
 
 
 def logout(conn, token: str) -> bool:
@@ -79,19 +78,19 @@ def end_sessions_of(conn, user_id: int) -> int:
     return conn.execute("DELETE FROM app_session WHERE user_id = %s", [user_id]).rowcount
 
 
-def from_key(conn, token: str, client_addr: str | None) -> Principal | None:
-    """The principal behind an API key, or None. Key use is audited: every write by the middleware,
-    reads here at most once per KEY_USE_AUDIT_EVERY per key (a feed polled every few seconds must
-    not drown the log)."""
-    before = None
+def key_args(token: str) -> list | None:
+    """The arguments of KEY_SQL for a bearer token, or None when it cannot be one of our keys."""
     m = identity.KEY_RE.match(token.strip()) if isinstance(token, str) else None
-    if m:
-        r = conn.execute("SELECT last_used_at IS NULL OR last_used_at < now() - %s AS due FROM api_key WHERE prefix = %s",
-                         [KEY_USE_AUDIT_EVERY, m.group(1)]).fetchone()
-        before = r and r["due"]
-    user = identity.authenticate_key(conn, token)
-    if user is None:
+    return [m.group(1), identity.key_hash(m.group(2))] if m else None
+
+
+def key_principal(row: dict | None, prefix: str) -> Principal | None:
+    if row is None:
         return None
-    if before:
-        identity.audit(conn, user["username"], ",".join(user["roles"]), "key.use", f"key:{user['key']}", client_addr)
-    return _principal(_row(conn, user), user["roles"], "key", scopes=frozenset(user["scopes"]), key=user["key"])
+    return _principal({**row, "id": row["user_id"]}, row["roles"], "key", scopes=frozenset(row["scopes"]), key=prefix)
+
+
+def audit_key_use(conn, principal: Principal, client_addr: str | None) -> None:
+    """Key use is audited: every write by the middleware, reads (here) when the key had not been
+    used for ten minutes — a feed polled every few seconds must not drown the log."""
+    identity.audit(conn, principal.user, principal.role_label, "key.use", f"key:{principal.key}", client_addr)

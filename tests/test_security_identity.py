@@ -99,7 +99,7 @@ def test_api_keys_authenticate_only_while_valid(db):
     with connect(db) as conn:
         ident.add_user(conn, "district", ["district_platform"])  # key-only user
         assert ident.verify_password(conn, "district", "") is None
-        key = ident.create_key(conn, "district", ["cases:read", "cases:write"], 30)
+        key = ident.create_key(conn, "district", ["read", "write"], 30)
         token = key["token"]
         assert token.startswith(f"cg_{key['prefix']}_") and len(token) > 40
         stored = conn.execute("SELECT key_hash FROM api_key").fetchone()["key_hash"]
@@ -107,7 +107,7 @@ def test_api_keys_authenticate_only_while_valid(db):
 
         who = ident.authenticate_key(conn, token)
         assert who["username"] == "district" and who["roles"] == ["district_platform"]
-        assert who["scopes"] == ["cases:read", "cases:write"]
+        assert who["scopes"] == ["read", "write"]
         assert conn.execute("SELECT last_used_at FROM api_key").fetchone()["last_used_at"] is not None
 
         secret = token.split("_", 2)[2]
@@ -115,7 +115,7 @@ def test_api_keys_authenticate_only_while_valid(db):
         for bad in (forged, f"cg_00000000_{secret}", "", "cg_x_y", token + "' OR 1=1 --", None):
             assert ident.authenticate_key(conn, bad) is None
 
-        expired = ident.create_key(conn, "district", ["cases:read"], 1)
+        expired = ident.create_key(conn, "district", ["read"], 1)
         conn.execute("UPDATE api_key SET created_at = now() - interval '3 days', expires_at = now() - interval '1 day' "
                      "WHERE prefix = %s", [expired["prefix"]])
         assert ident.authenticate_key(conn, expired["token"]) is None
@@ -128,10 +128,10 @@ def test_api_keys_authenticate_only_while_valid(db):
         assert {k["prefix"]: k["status"] for k in ident.list_keys(conn)} == \
             {key["prefix"]: "revoked", expired["prefix"]: "expired"}
 
-        live = ident.create_key(conn, "district", ["cases:read"], 5)
+        live = ident.create_key(conn, "district", ["read"], 5)
         ident.disable_user(conn, "district")
         assert ident.authenticate_key(conn, live["token"]) is None
-        for scopes, days, field in ((["Bad Scope"], 5, "scope"), ([], 5, "scope"), (["a"], 0, "days")):
+        for scopes, days, field in ((["Bad Scope"], 5, "scope"), ([], 5, "scope"), (["read"], 0, "days"), (["admin"], 5, "scope")):
             with pytest.raises(InvalidInput) as info:
                 ident.create_key(conn, "district", scopes, days)
             assert info.value.field == field
@@ -174,7 +174,7 @@ def test_audit_log_is_append_only(db):
     with connect(db) as conn:
         ident.add_user(conn, "zhao", ["leader"], password=PASSWORD)
         ident.set_roles(conn, "zhao", add=["evaluator"])
-        key = ident.create_key(conn, "zhao", ["reports:read"], 7)
+        key = ident.create_key(conn, "zhao", ["read"], 7)
         ident.revoke_key(conn, key["prefix"])
         ident.disable_user(conn, "zhao")
         ident.audit(conn, "tester", "admin", "custom.thing", "x:1", "192.168.1.9", {"n": 1})
@@ -208,17 +208,24 @@ def test_cli_users_keys_and_one_line_errors(db):
     piped = cli(db, "user", "add", "handler", "--role", "department_handler", "--department", DEPT,
                 "--password-stdin", stdin=PASSWORD + "\n")
     assert piped.returncode == 0 and PASSWORD not in piped.stdout
-    created = cli(db, "key", "create", "chen.hao", "--scope", "cases:read", "--days", "10")
+    created = cli(db, "key", "create", "chen.hao", "--scope", "read", "--days", "10")
     token = created.stdout.split("token (shown once): ")[1].strip()
     listed = cli(db, "key", "list")
     assert token[3:11] in listed.stdout and token not in listed.stdout and "active" in listed.stdout
     users = cli(db, "user", "list").stdout
     assert "chen.hao" in users and DEPT in users
+    changed = cli(db, "user", "password", "chen.hao")
+    new_password = changed.stdout.split("password (shown once): ")[1].strip()
+    with connect(db) as conn:
+        assert ident.verify_password(conn, "chen.hao", password) is None
+        assert ident.verify_password(conn, "chen.hao", new_password)["username"] == "chen.hao"
+    failed = cli(db, "key", "create", "chen.hao", "--scope", "cases:write")
+    assert failed.returncode == 1 and "not one of read, write" in failed.stderr
     assert cli(db, "user", "disable", "chen.hao").returncode == 0
     with connect(db) as conn:
         assert ident.authenticate_key(conn, token) is None
         assert [a for a in actions(conn) if not a.startswith("login.")] == \
-            ["user.add", "user.add", "key.create", "user.disable"]
+            ["user.add", "user.add", "key.create", "user.password", "user.disable"]
 
 
 def test_demo_users_are_created_once(db):
