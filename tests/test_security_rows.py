@@ -319,7 +319,7 @@ def test_forgetting_security_enter_sees_nothing(town):
 def test_audit_log_is_append_only_and_identities_mostly_read_only(town):
     url, who, _ = town
     with connect(url) as conn:
-        token = create_key(conn, "rls_district", ["cases:write"], 30)["token"]
+        token = create_key(conn, "rls_district", ["write"], 30)["token"]
         conn.commit()
         for statement in ("UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log", "TRUNCATE audit_log",
                           "UPDATE app_user SET disabled = false", "DELETE FROM app_user_role",
