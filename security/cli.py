@@ -115,7 +115,8 @@ def user_demo():
 
     with _tx() as conn:
         results = demo_users(conn)
-    click.echo("demo users — passwords are shown only now; change them (civicgrid user add/role) before real use")
+    click.echo("demo users — passwords are shown only now; change them (civicgrid user password NAME) "
+               "or disable them before real use")
     for r in results:
         click.echo(f"{r['username']:<28} {r['role']:<20} {r['password'] or '-':<20} {r['status']}")
 
