@@ -112,8 +112,9 @@ def create_app() -> Starlette:
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     # the access layer sits inside the parts' middleware (which only rewrite requests) and in front
     # of every route, the mounted pygeoapi included
-    from civicgrid.security.access import AccessMiddleware
+    from civicgrid.security.access import AccessMiddleware, check_coverage
 
+    check_coverage()
     app.add_middleware(AccessMiddleware)
     for module in top_modules:
         for middleware in getattr(module, "middleware", ()):

@@ -19,10 +19,9 @@ import re
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 
-from starlette.concurrency import run_in_threadpool
 from starlette.routing import Mount, Route, compile_path
 
-from civicgrid.errors import CivicgridError
+from civicgrid.errors import CivicgridError, SetupError
 from civicgrid.security import policy as policy_mod
 from civicgrid.security.principal import (ANONYMOUS, Principal, install_context_executor, reset_principal,
                                           set_principal)
@@ -101,7 +100,6 @@ class AccessMiddleware:
         if self._table is None:
             router = scope.get("router") or getattr(scope.get("app"), "router", None)
             self._table = route_table(router.routes)
-            _check_coverage(self.policy)
         return self._table
 
     async def __call__(self, scope, receive, send):
@@ -117,8 +115,7 @@ class AccessMiddleware:
             await _send_error(send, exc)
             if scope["method"] not in READ_ONLY:  # refused writes are worth knowing about too
                 who = scope.get("state", {}).get("principal", ANONYMOUS)
-                await run_in_threadpool(_audit_write, who, scope["method"], "(refused)", scope["path"],
-                                        exc.status, client_addr(scope))
+                await _audit_write(who, scope["method"], "(refused)", scope["path"], exc.status, client_addr(scope))
             return
         token = set_principal(principal)
         scope.setdefault("state", {})["principal"] = principal
@@ -146,8 +143,8 @@ class AccessMiddleware:
         finally:
             reset_principal(token)
             if method not in READ_ONLY and entry is not None:
-                await run_in_threadpool(_audit_write, principal, method, entry.template, scope["path"],
-                                        status["code"], client_addr(scope))
+                await _audit_write(principal, method, entry.template, scope["path"], status["code"],
+                                   client_addr(scope))
 
     async def _decide(self, scope) -> tuple[Principal, policy_mod.RouteRule | None, RouteEntry | None]:
         method = scope["method"]
@@ -183,7 +180,8 @@ class AccessMiddleware:
                           f"{rule.body_limit} bytes for {entry.template}", field="body")
         if principal.is_anonymous and rule.anonymous_rate and method not in READ_ONLY:
             allowed, window = rule.anonymous_rate
-            hits = await run_in_threadpool(_rate_hit, f"{entry.template}:{client_addr(scope)}", window)
+            hits = (await _fetch("SELECT rate_hit(%s, %s) AS hits",
+                                 [f"{entry.template}:{client_addr(scope)}", window]))["hits"]
             if hits > allowed:
                 raise _refuse(429, "TooManyRequests", f"more than {allowed} requests per {window} s from this "
                               "address without a login; try again later", field="client",
@@ -191,17 +189,19 @@ class AccessMiddleware:
         return principal, rule, entry
 
 
-def _check_coverage(policy: policy_mod.Policy) -> None:
-    """Every collection and process the server publishes must have a rule (fail closed at start)."""
+def check_coverage(policy: policy_mod.Policy | None = None) -> None:
+    """Every collection and process the server publishes must have a rule: called by create_app,
+    so a server with an uncovered collection refuses to start (fail closed)."""
+    policy = policy or policy_mod.load()
     from civicgrid.layers.ogc import load_config
 
     resources = load_config().get("resources", {})
     for rid, res in resources.items():
         kind = res.get("type")
         if kind == "collection" and rid not in policy.collections:
-            raise CivicgridError(f"access rules: collection {rid!r} has no entry under `collections`")
+            raise SetupError(f"access rules: collection {rid!r} has no entry under `collections` in security/access.yml")
         if kind == "process" and rid not in policy.processes:
-            raise CivicgridError(f"access rules: process {rid!r} has no entry under `processes`")
+            raise SetupError(f"access rules: process {rid!r} has no entry under `processes` in security/access.yml")
 
 
 def _header(scope, name: str) -> str | None:
@@ -236,12 +236,12 @@ async def _authenticate(scope) -> Principal:
                           headers={"WWW-Authenticate": 'Bearer realm="civicgrid"'})
         row = await _fetch(sessions.KEY_SQL, args) if args else None
         if row is None:
-            await run_in_threadpool(_audit_failure, "key", token, client_addr(scope))
+            await _audit_failure(token, client_addr(scope))
             raise _refuse(401, "Unauthorized", "the API key is unknown, expired or revoked", field="Authorization",
                           headers={"WWW-Authenticate": 'Bearer realm="civicgrid", error="invalid_token"'})
         principal = sessions.key_principal(row, args[0])
         if row["audit_due"]:
-            await run_in_threadpool(_with_conn, sessions.audit_key_use, principal, client_addr(scope))
+            await _audit(principal.user, principal.role_label, "key.use", f"key:{principal.key}", client_addr(scope))
         return principal
     cookie = _header(scope, "cookie")
     if cookie:
@@ -260,52 +260,30 @@ async def _authenticate(scope) -> Principal:
     return ANONYMOUS
 
 
-def _with_conn(fn, *args):
-    from civicgrid.db import pool
+async def _audit(*args, **kwargs) -> None:
+    """One audit row on the async pool (autocommit: it stands even if the request's work failed)."""
+    from civicgrid.db import async_pool
+    from civicgrid.security.identity import AUDIT_SQL, audit_args
 
-    with pool().connection() as conn:
-        return fn(conn, *args)
-
-
-def _rate_hit(bucket: str, window: int) -> int:
-    from civicgrid.db import pool
-
-    with pool().connection() as conn:
-        return conn.execute("SELECT rate_hit(%s, %s) AS hits", [bucket, window]).fetchone()["hits"]
+    async with (await async_pool()).connection() as conn:
+        await conn.execute(AUDIT_SQL, audit_args(*args, **kwargs))
 
 
-def _audit_failure(kind: str, token: str, client_addr: str | None) -> None:
-    from civicgrid.security.identity import KEY_RE, audit
+async def _audit_failure(token: str, addr: str | None) -> None:
+    from civicgrid.security.identity import KEY_RE
 
     m = KEY_RE.match(token.strip())
-    with _conn_tx() as conn:
-        audit(conn, "anonymous", "public", "auth.failure", f"key:{m.group(1)}" if m else None, client_addr,
-              {"kind": kind, "reason": "unknown, forged, expired or revoked key" if m else "malformed token"})
+    await _audit("anonymous", "public", "auth.failure", f"key:{m.group(1)}" if m else None, addr,
+                 {"kind": "key", "reason": "unknown, forged, expired or revoked key" if m else "malformed token"})
 
 
-def _audit_write(principal: Principal, method: str, template: str, path: str, status: int | None,
-                 client_addr: str | None) -> None:
-    from civicgrid.security.identity import audit
-
+async def _audit_write(principal: Principal, method: str, template: str, path: str, status: int | None,
+                       addr: str | None) -> None:
     try:
-        with _conn_tx() as conn:
-            audit(conn, principal.user, principal.role_label, f"{method} {template}", path[:500], client_addr,
-                  {"status": status, "via": principal.via, **({"key": principal.key} if principal.key else {})})
+        await _audit(principal.user, principal.role_label, f"{method} {template}", path[:500], addr,
+                     {"status": status, "via": principal.via, **({"key": principal.key} if principal.key else {})})
     except Exception:  # the answer has gone out; a lost audit row must be loud but not a 500
         log.exception("could not write the audit row for %s %s by %s", method, path, principal.user)
-
-
-def _conn_tx():
-    from contextlib import contextmanager
-
-    from civicgrid.db import pool
-
-    @contextmanager
-    def tx():
-        with pool().connection() as conn:
-            yield conn
-
-    return tx()
 
 
 async def _send_error(send, exc: CivicgridError) -> None:

@@ -41,12 +41,19 @@ _DUMMY_HASH = _hasher.hash("civicgrid-no-such-user")
 
 # ---------------------------------------------------------------- audit
 
-def audit(conn, actor: str, role: str | None, action: str, target: str | None = None,
-          client_addr: str | None = None, detail: dict | None = None) -> None:
-    """Append one row to the audit log (审计日志). Never put secrets or passwords in `detail`."""
-    conn.execute("INSERT INTO audit_log (actor, actor_role, action, target, client_addr, detail) "
-                 "VALUES (%s, %s, %s, %s, %s, %s)",
-                 [actor, role, action, target, client_addr, Jsonb(detail or {})])
+AUDIT_SQL = ("INSERT INTO audit_log (actor, actor_role, action, target, client_addr, detail) "
+             "VALUES (%s, %s, %s, %s, %s, %s)")
+
+
+def audit_args(actor: str, role: str | None, action: str, target: str | None = None,
+               client_addr: str | None = None, detail: dict | None = None) -> list:
+    return [actor, role, action, target, client_addr, Jsonb(detail or {})]
+
+
+def audit(conn, *args, **kwargs) -> None:
+    """Append one row to the audit log (审计日志): actor, role, action, target, client_addr, detail.
+    Never put secrets or passwords in `detail`."""
+    conn.execute(AUDIT_SQL, audit_args(*args, **kwargs))
 
 
 # ---------------------------------------------------------------- lookups and validation

@@ -88,9 +88,3 @@ def key_principal(row: dict | None, prefix: str) -> Principal | None:
     if row is None:
         return None
     return _principal({**row, "id": row["user_id"]}, row["roles"], "key", scopes=frozenset(row["scopes"]), key=prefix)
-
-
-def audit_key_use(conn, principal: Principal, client_addr: str | None) -> None:
-    """Key use is audited: every write by the middleware, reads (here) when the key had not been
-    used for ten minutes — a feed polled every few seconds must not drown the log."""
-    identity.audit(conn, principal.user, principal.role_label, "key.use", f"key:{principal.key}", client_addr)

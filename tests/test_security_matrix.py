@@ -177,3 +177,25 @@ def test_listings_show_only_what_the_caller_may_read(matrix_app):
     assert procs == set()  # department handlers may list processes but run none of them
     procs = {p["id"] for p in client.get("/ogc/processes?f=json", headers=creds.headers("leader")).json()["processes"]}
     assert {"track", "heatmap", "patrol-coverage"} <= procs
+
+
+def test_a_published_collection_without_a_rule_stops_the_server():
+    import yaml
+
+    from civicgrid.errors import SetupError
+    from civicgrid.security.access import check_coverage
+
+    doc = yaml.safe_load(policy_mod.RULES_PATH.read_text(encoding="utf-8"))
+    del doc["collections"]["officer-positions"]
+    with pytest.raises(SetupError, match="officer-positions"):
+        check_coverage(policy_mod.parse(doc, set(policy_mod.ROLE_CODES)))
+    del doc["processes"]["track"]
+    doc["collections"]["officer-positions"] = {"read": "leader", "write": "nobody"}
+    with pytest.raises(SetupError, match="track"):
+        check_coverage(policy_mod.parse(doc, set(policy_mod.ROLE_CODES)))
+    for broken, where in (({"routes": [{"paths": ["/x"], "GET": "sheriff"}]}, "routes[0].GET"),
+                          ({"routes": [{"paths": ["/x"], "FETCH": "admin"}]}, "routes[0]"),
+                          ({"routes": [{"paths": ["/x"], "GET": "admin", "limits": {"body": "lots"}}]}, "limits.body"),
+                          ({"collections": {"x": {"read": "admin"}}}, "collections.x")):
+        with pytest.raises(SetupError, match=re.escape(where)):
+            policy_mod.parse(broken, set(policy_mod.ROLE_CODES))
