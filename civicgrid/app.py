@@ -74,12 +74,15 @@ async def landing(request: Request) -> HTMLResponse:
 
 
 async def health(request: Request) -> JSONResponse:
-    from civicgrid.db import connect
+    from psycopg.rows import dict_row
 
-    with connect() as conn:
-        counts = conn.execute(
-            "SELECT (SELECT count(*) FROM unit_grid) AS unit_grids, (SELECT count(*) FROM component) AS components"
-        ).fetchone()
+    from civicgrid.db import async_pool
+
+    async with (await async_pool()).connection() as conn:  # pooled, and not blocking the event loop
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            "SELECT (SELECT count(*) FROM unit_grid) AS unit_grids, (SELECT count(*) FROM component) AS components")
+        counts = await cur.fetchone()
     return JSONResponse({"status": "ok", **counts})
 
 
