@@ -113,8 +113,10 @@ class AccessMiddleware:
             principal, rule, entry = await self._decide(scope)
         except CivicgridError as exc:
             await _send_error(send, exc)
-            if scope["method"] not in READ_ONLY:  # refused writes are worth knowing about too
-                who = scope.get("state", {}).get("principal", ANONYMOUS)
+            # a signed-in caller's refused write is worth knowing about; anonymous refusals are not
+            # logged (anybody could fill the table with them; bad tokens are, as auth.failure)
+            who = scope.get("state", {}).get("principal", ANONYMOUS)
+            if scope["method"] not in READ_ONLY and not who.is_anonymous:
                 await _audit_write(who, scope["method"], "(refused)", scope["path"], exc.status, client_addr(scope))
             return
         token = set_principal(principal)
