@@ -271,9 +271,17 @@ async def _audit(*args, **kwargs) -> None:
         await conn.execute(AUDIT_SQL, audit_args(*args, **kwargs))
 
 
+FAILURE_AUDIT_PER_HOUR = 100   # bad tokens audited per client address and hour; beyond, only counted
+
+
 async def _audit_failure(token: str, addr: str | None) -> None:
     from civicgrid.security.identity import KEY_RE
 
+    hits = (await _fetch("SELECT rate_hit(%s, 3600) AS hits", [f"auth.failure:{addr}"]))["hits"]
+    if hits > FAILURE_AUDIT_PER_HOUR:  # a flood of bad tokens must not fill the audit log
+        if hits == FAILURE_AUDIT_PER_HOUR + 1:
+            log.warning("more than %d bad API keys from %s this hour; no longer auditing each", FAILURE_AUDIT_PER_HOUR, addr)
+        return
     m = KEY_RE.match(token.strip())
     await _audit("anonymous", "public", "auth.failure", f"key:{m.group(1)}" if m else None, addr,
                  {"kind": "key", "reason": "unknown, forged, expired or revoked key" if m else "malformed token"})

@@ -290,3 +290,13 @@ def test_audit_log_is_for_admins(town):
     assert entry["actor"] == "anonymous" and entry["target"] == "/api/cases" and entry["detail"]["status"] == 201
     error(town.get("/api/audit?since=yesterday", headers=town.creds.headers("admin")), 400, "since")
     error(town.get("/api/audit?drop=1", headers=town.creds.headers("admin")), 400, "drop")
+
+
+def test_a_flood_of_bad_tokens_is_capped_in_the_audit_log(town):
+    from civicgrid.security.access import FAILURE_AUDIT_PER_HOUR
+
+    for i in range(FAILURE_AUDIT_PER_HOUR + 10):
+        r = town.get("/api/cases", headers={"Authorization": f"Bearer cg_{i:08x}_{'x' * 43}"})
+        assert r.status_code == 401
+    n = one(town.url, "SELECT count(*) AS n FROM audit_log WHERE action = 'auth.failure'")["n"]
+    assert n == FAILURE_AUDIT_PER_HOUR
