@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from conftest import start_server
-from test_tiles import build_town
+from test_tiles import LAT0, LON0, STEP, build_town
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--disable-gpu-sandbox",
@@ -37,6 +37,11 @@ def web_server(pg_admin_url, tmp_path_factory):
 
     with connect(url) as conn:
         add_user(conn, "web.leader", ["leader"], password=WEB_PASSWORD)
+        # one officer on patrol in the middle of the town (网格员位置, for leaders only)
+        oid = conn.execute("INSERT INTO officer (code, name) VALUES ('GO-101', '张网格') RETURNING id").fetchone()["id"]
+        conn.execute("INSERT INTO officer_position (officer_id, recorded_at, geom, accuracy_m) "
+                     "VALUES (%s, now(), ST_SetSRID(ST_MakePoint(%s, %s), 4490), 5)",
+                     [oid, LON0 + 5 * STEP, LAT0 + 5 * STEP])
     data_dir = tmp_path_factory.mktemp("webdata")
     proc, base = start_server(url, {"CIVICGRID_DATA_DIR": str(data_dir)})
     yield base
@@ -89,6 +94,7 @@ def test_map_page_renders_layers_and_switches_basemap(web_server, page, artifact
 
     # anonymous: the public layers only (the asset register needs a login), and no refused requests
     assert page.evaluate("map.getLayer('components-point')") is None
+    assert page.evaluate("map.getLayer('officers-point')") is None
     assert page.locator("input[data-group='urban-components']").count() == 0
     assert rendered(["cases-point", "cases-cluster"]) > 0 and rendered(["unit-grids-line"]) > 20
     page.fill("#login-form input[name=username]", "web.leader")
@@ -106,6 +112,11 @@ def test_map_page_renders_layers_and_switches_basemap(web_server, page, artifact
     cookie = next(c for c in page.context.cookies() if c["name"] == "civicgrid_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     page.evaluate(IDLE)
+    # a leader watches the officers (网格员位置)
+    assert page.locator("input[data-group='officer-latest']").count() == 1
+    page.wait_for_function("map.querySourceFeatures('officer-latest').length === 1")
+    page.evaluate(IDLE)
+    assert rendered(["officers-point"]) == 1
 
     assert rendered(["components-point", "components-cluster"]) > 100
     assert rendered(["cases-point", "cases-cluster"]) > 0

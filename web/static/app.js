@@ -6,6 +6,10 @@ import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 
 const OGC = `${location.origin}/ogc`;
 const FONT = ['WenQuanYi Micro Hei'];
+const OFFICERS = 'officer-latest';          // GeoJSON, refreshed: only for leaders and the command center
+const OFFICER_REFRESH_MS = 30_000;
+const OFFICER_FIELDS = {officer_code: '编号', officer_name: '姓名', recorded_at: '定位时间', accuracy_m: '精度（米）',
+    speed_mps: '速度（米/秒）', active: '在岗'};
 const LOCAL_FONTS = '"WenQuanYi Micro Hei", "Noto Sans CJK SC", "Microsoft YaHei", sans-serif';
 
 // Component major classes (大类) of GB/T 47678.5-2026 and their colours.
@@ -21,6 +25,7 @@ const GROUPS = [
     {id: 'urban-components', title: '城市部件', colour: '#1f77b4',
         layers: ['components-cluster', 'components-cluster-count', 'components-point'], on: true},
     {id: 'cases', title: '案件', colour: '#d62728', layers: ['cases-cluster', 'cases-cluster-count', 'cases-closed', 'cases-point'], on: true},
+    {id: OFFICERS, title: '网格员位置', colour: '#0a7d3b', layers: ['officers-point', 'officers-label'], on: true},
     {id: 'pois', title: '兴趣点', colour: '#e7298a', layers: ['pois-cluster', 'pois-point', 'pois-label'], on: false},
 ];
 const VECTOR_BASE = ['landuse', 'road-casing', 'road', 'road-label'];
@@ -33,11 +38,12 @@ const FEATURE_TITLES = {
     'unit-grids': p => `单元网格 · ${p.name ?? p.code}`,
     'pois': p => p.count ? `兴趣点聚合：${p.count} 个` : `兴趣点 · ${p.name ?? ''}`,
     'community': p => `${p.kind ?? '社区'} · ${p.name}`,
+    [OFFICERS]: p => `网格员 · ${p.officer_name ?? p.officer_code}`,
 };
 
 const status = document.getElementById('status');
 const fieldNames = {};          // source layer → {property: Chinese description} from the TileJSON
-const COLLECTION_SOURCES = new Set(['urban-components', 'cases', 'unit-grids', 'pois']);
+const COLLECTION_SOURCES = new Set(['urban-components', 'cases', 'unit-grids', 'pois']);   // MVT from /ogc
 const ROLE_NAMES = {admin: '管理员', intake_operator: '受理员', shift_leader: '值班长', dispatcher: '派遣员',
     leader: '领导', department_handler: '专业部门', grid_officer: '网格员', gis_editor: 'GIS编辑',
     evaluator: '考核员', district_platform: '区平台'};
@@ -47,7 +53,7 @@ const ROLE_NAMES = {admin: '管理员', intake_operator: '受理员', shift_lead
 const session = await fetch('/api/auth/me').then(r => r.json()).catch(() => ({user: null}));
 const readable = await fetch(`${OGC}/collections?f=json`).then(r => r.ok ? r.json() : {collections: []})
     .then(doc => new Set(doc.collections.map(c => c.id))).catch(() => new Set());
-const mayShow = id => !COLLECTION_SOURCES.has(id) || readable.has(id);
+const mayShow = id => !(COLLECTION_SOURCES.has(id) || id === OFFICERS) || readable.has(id);
 
 function collectionSource(id) {
     return {type: 'vector', url: `${OGC}/collections/${id}/tiles/WebMercatorQuad`};
@@ -72,6 +78,7 @@ function fullStyle() {
             cases: collectionSource('cases'),
             'unit-grids': collectionSource('unit-grids'),
             pois: collectionSource('pois'),
+            [OFFICERS]: {type: 'geojson', data: {type: 'FeatureCollection', features: []}},
         },
         layers: [
             {id: 'background', type: 'background', paint: {'background-color': '#eef0e6'}},
@@ -151,6 +158,12 @@ function fullStyle() {
                 filter: ['all', ['!', ['has', 'count']], ['!=', ['get', 'is_closed'], true]],
                 paint: {'circle-color': SLA_COLOURS, 'circle-radius': ['interpolate', ['linear'], ['zoom'], 13, 4, 18, 8],
                     'circle-stroke-color': '#fff', 'circle-stroke-width': 1.5}},
+            {id: 'officers-point', type: 'circle', source: OFFICERS, paint: {
+                'circle-radius': 6, 'circle-color': ['case', ['get', 'active'], '#0a7d3b', '#8a8a8a'],
+                'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2}},
+            {id: 'officers-label', type: 'symbol', source: OFFICERS, minzoom: 13, layout: {
+                'text-field': ['get', 'officer_name'], 'text-font': FONT, 'text-size': 12, 'text-offset': [0, 1.2],
+                'text-anchor': 'top'}, paint: {'text-color': '#0a4d25', 'text-halo-color': '#ffffff', 'text-halo-width': 1.5}},
             {id: 'community-label', type: 'symbol', source: 'basemap', 'source-layer': 'community',
                 filter: ['==', ['get', 'label'], 1],
                 layout: {'text-field': ['get', 'name'], 'text-font': FONT,
@@ -229,7 +242,7 @@ window.setBasemap = setBasemap;
 const escapeHtml = s => String(s).replace(/[&<>"']/g, c => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c]));
 
 function popupHtml(feature) {
-    const sourceLayer = feature.sourceLayer;
+    const sourceLayer = feature.sourceLayer ?? feature.source;   // GeoJSON sources have no source layer
     const props = feature.properties;
     const title = (FEATURE_TITLES[sourceLayer] ?? (() => sourceLayer))(props);
     const names = fieldNames[sourceLayer] ?? {};
@@ -240,7 +253,15 @@ function popupHtml(feature) {
     return `<h3>${escapeHtml(title)}</h3><table>${rows}</table>`;
 }
 
-const CLICKABLE = ['cases-point', 'cases-closed', 'cases-cluster', 'components-point', 'components-cluster', 'pois-point',
+fieldNames[OFFICERS] = OFFICER_FIELDS;
+
+// 网格员位置: the latest position of every officer, refreshed while the page is open
+async function refreshOfficers() {
+    const response = await fetch(`${OGC}/collections/${OFFICERS}/items?f=json&limit=1000`);
+    if (response.ok) map.getSource(OFFICERS)?.setData(await response.json());
+}
+
+const CLICKABLE = ['officers-point', 'cases-point', 'cases-closed', 'cases-cluster', 'components-point', 'components-cluster', 'pois-point',
     'pois-cluster', 'unit-grids-fill'];
 
 map.on('click', event => {
@@ -310,6 +331,10 @@ map.on('load', async () => {
     buildLayerSwitcher();
     setBasemap('vector');
     await loadTownBounds();
+    if (readable.has(OFFICERS)) {
+        await refreshOfficers();
+        setInterval(refreshOfficers, OFFICER_REFRESH_MS);
+    }
     status.textContent = '';
     document.body.dataset.ready = '1';
 });
