@@ -6,16 +6,11 @@ import hashlib
 import os
 from pathlib import Path
 
-from civicgrid.errors import InvalidInput, NotFound
+from civicgrid.errors import InvalidInput, NotFound, PayloadTooLarge
 from civicgrid.settings import get_settings
 
 MAX_BYTES = 10 * 1024 * 1024
 SHA_RE = r"^[0-9a-f]{64}$"
-
-
-class TooLarge(InvalidInput):
-    status = 413
-    code = "PayloadTooLarge"
 
 
 def sniff(head: bytes) -> str | None:
@@ -39,7 +34,7 @@ def path_of(sha: str) -> Path:
 def save(content: bytes, field: str = "photos") -> tuple[str, str, int]:
     """Store bytes; returns (sha256, media type, size). Same bytes → same file, written once."""
     if len(content) > MAX_BYTES:
-        raise TooLarge(f"a photo is at most 10 MB; got {len(content) / 1048576:.1f} MB", field=field)
+        raise PayloadTooLarge(f"a photo is at most 10 MB; got {len(content) / 1048576:.1f} MB", field=field)
     if not content:
         raise InvalidInput("empty file", field=field)
     media_type = sniff(content[:16])

@@ -3,16 +3,11 @@ workflows made sure of once per database before the first request uses it."""
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
-from typing import Iterator
 
-import psycopg
-
-from civicgrid.db import describe, pool
-from civicgrid.errors import SetupError
+from civicgrid.db import pool
 from civicgrid.settings import get_settings
 
-_ready: set[str] = set()
+_ready: set[tuple] = set()
 _lock = threading.Lock()
 
 
@@ -28,13 +23,3 @@ def get_pool():
                     ensure_shipped(conn)
                 _ready.add(key)
     return p
-
-
-@contextmanager
-def transaction() -> Iterator[psycopg.Connection]:
-    """A pooled connection inside one transaction (committed on success, rolled back on error)."""
-    try:
-        with get_pool().connection() as conn:
-            yield conn
-    except psycopg.OperationalError as exc:
-        raise SetupError(f"database unavailable at {describe(get_settings().dsn)}: {str(exc).splitlines()[0]}") from exc

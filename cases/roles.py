@@ -8,20 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from civicgrid.errors import Forbidden
+from civicgrid.security.policy import ROLE_CODES
 
-ROLES = {
-    "intake_operator": "受理员",
-    "shift_leader": "值班长",
-    "dispatcher": "派遣员",
-    "department_handler": "专业部门处置人员",
-    "grid_officer": "网格员/监督员",
-    "leader": "领导",
-    "admin": "系统管理员",
-    "public": "公众",
-    "district_platform": "区平台",
-    "system": "系统（自动）",
-}
-STAFF = set(ROLES) - {"public", "district_platform"}
+# the role codes (names and descriptions are data: table app_role), plus `system` for automatic steps
+ROLES = ROLE_CODES | {"system"}
+STAFF = ROLES - {"public", "district_platform"}
 
 # Who may open a case on each channel (案件来源).
 INTAKE_ROLES = {

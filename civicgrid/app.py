@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Mount, Route
 
 from civicgrid.errors import CivicgridError
+from civicgrid.http import error_response
 
 log = logging.getLogger("civicgrid")
 
@@ -48,8 +49,7 @@ def _optional_module(name: str):
 
 
 async def civicgrid_error(request: Request, exc: CivicgridError) -> JSONResponse:
-    headers = dict(getattr(exc, "headers", None) or {})
-    return JSONResponse(exc.to_json(), status_code=exc.status, headers=headers)
+    return error_response(exc)
 
 
 async def http_error(request: Request, exc: HTTPException) -> JSONResponse:

@@ -8,10 +8,12 @@ class CivicgridError(Exception):
     status = 500
     code = "ServerError"
 
-    def __init__(self, message: str, *, field: str | None = None, status: int | None = None):
+    def __init__(self, message: str, *, field: str | None = None, status: int | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
+        self.headers = headers or {}
         if status is not None:
             self.status = status
 
@@ -64,3 +66,13 @@ class Unauthorized(CivicgridError):
 
     status = 401
     code = "Unauthorized"
+
+
+class PayloadTooLarge(CivicgridError):
+    status = 413
+    code = "PayloadTooLarge"
+
+
+class TooManyRequests(CivicgridError):
+    status = 429
+    code = "TooManyRequests"

@@ -2,8 +2,14 @@
 from __future__ import annotations
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
-from civicgrid.errors import InvalidInput
+from civicgrid.errors import CivicgridError, InvalidInput
+
+
+def error_response(exc: CivicgridError) -> JSONResponse:
+    """The one JSON shape of every error: {"code", "description", "field"} with its status and headers."""
+    return JSONResponse(exc.to_json(), status_code=exc.status, headers=exc.headers)
 
 
 def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:

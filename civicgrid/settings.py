@@ -33,6 +33,11 @@ class Settings:
     port: int = field(default_factory=lambda: int(os.environ.get("CIVICGRID_PORT", "8000")))
 
     @property
+    def public_url(self) -> str:
+        """The URL users reach the server at (links; an https one also makes the session cookie Secure)."""
+        return (os.environ.get("CIVICGRID_PUBLIC_URL") or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
     def uses_private_cluster(self) -> bool:
         return self.database_url is None
 

@@ -140,7 +140,7 @@ KIND_TYPES = {"point": ("Point", "MultiPoint"), "line": ("LineString", "MultiLin
 
 # ---------------------------------------------------------------- helpers
 
-def actor(request: Request) -> str:
+def actor() -> str:
     from civicgrid.security.principal import current_principal
 
     return current_principal().user
@@ -148,9 +148,9 @@ def actor(request: Request) -> str:
 
 def check_allowed(coll: Collection) -> None:
     if not coll.editable or coll.id not in EDITABLE:
-        err = CivicgridError(f"collection {coll.id} is read-only: it accepts GET only", status=405)
+        err = CivicgridError(f"collection {coll.id} is read-only: it accepts GET only", status=405,
+                             headers={"Allow": "GET, HEAD"})
         err.code = "MethodNotAllowed"
-        err.headers = {"Allow": "GET, HEAD"}
         raise err
 
 
@@ -327,7 +327,7 @@ async def create(request: Request, coll: Collection, pool) -> Response:
     async with pool.connection() as conn:
         try:
             async with conn.transaction():
-                await conn.execute("SELECT set_config('civicgrid.actor', %s, true)", [actor(request)])
+                await conn.execute("SELECT set_config('civicgrid.actor', %s, true)", [actor()])
                 geom = await check_geometry(conn, coll, feature, crs, props, required=True)
                 data = columns_and_values(coll, props, key_value)
                 cols = list(data)
@@ -359,7 +359,7 @@ async def change(request: Request, coll: Collection, fid: str, pool) -> Response
     async with pool.connection() as conn:
         try:
             async with conn.transaction():
-                await conn.execute("SELECT set_config('civicgrid.actor', %s, true)", [actor(request)])
+                await conn.execute("SELECT set_config('civicgrid.actor', %s, true)", [actor()])
                 cur = await conn.execute(sql.SQL("SELECT t.version, to_jsonb(t) - 'geom' FROM {} t WHERE {} FOR UPDATE").format(
                     sql.Identifier(coll.table), match))
                 row = await cur.fetchone()

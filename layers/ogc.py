@@ -33,7 +33,7 @@ import psycopg
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 
 from civicgrid.errors import CivicgridError, InvalidInput, NotFound, SetupError
@@ -91,6 +91,12 @@ def _key(loc: tuple) -> str:
     return ".".join(str(p) for p in loc)
 
 
+def published_resources() -> dict:
+    """The resources (collections, processes) of the configuration: as mounted, else read now."""
+    resources = _state.get("resources")
+    return resources if resources is not None else load_config().get("resources", {})
+
+
 def load_config(path: Path = CONFIG_FILE) -> dict:
     """Read + env-expand + validate. SetupError naming the bad key."""
     from pygeoapi.util import yaml_load
@@ -124,9 +130,7 @@ def load_config(path: Path = CONFIG_FILE) -> dict:
 
 
 def public_url() -> str:
-    s = get_settings()
-    url = os.environ.get("CIVICGRID_PUBLIC_URL") or f"http://{s.host}:{s.port}"
-    return url.rstrip("/")
+    return get_settings().public_url
 
 
 def resolve_config(raw: dict) -> dict:
@@ -342,13 +346,6 @@ async def queryables(request: Request) -> Response:
     return Response(json.dumps(doc, ensure_ascii=False), media_type="application/schema+json")
 
 
-async def ogc_error(request: Request, exc: CivicgridError) -> JSONResponse:
-    headers = {}
-    if exc.status == 405:
-        headers["Allow"] = "GET, HEAD"
-    return JSONResponse(exc.to_json(), status_code=exc.status, headers=headers)
-
-
 # ---------------------------------------------------------------- GDAL 3.6 single-feature URLs
 
 # only after the `f=` links pygeoapi advertises: `datetime=a/b` must stay an interval
@@ -411,6 +408,7 @@ def _load_pygeoapi(cfg: dict):
 
 def mount(routes: list) -> None:
     raw = load_config()
+    _state["resources"] = raw.get("resources", {})
     cfg = resolve_config(raw)
     _state["base"] = cfg["server"]["url"].rstrip("/")
     _state["other_collections"] = {rid for rid, r in cfg.get("resources", {}).items()

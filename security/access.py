@@ -19,13 +19,16 @@ import re
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 
+from psycopg.rows import dict_row
 from starlette.routing import Mount, Route, compile_path
 
-from civicgrid.errors import CivicgridError, SetupError
+from civicgrid.db import async_pool
+from civicgrid.errors import CivicgridError, Forbidden, PayloadTooLarge, SetupError, TooManyRequests, Unauthorized
+from civicgrid.http import error_response
+from civicgrid.security import identity, sessions
 from civicgrid.security import policy as policy_mod
 from civicgrid.security.principal import (ANONYMOUS, Principal, install_context_executor, reset_principal,
                                           set_principal)
-from civicgrid.security.sessions import COOKIE, CSRF_HEADER
 
 log = logging.getLogger("civicgrid.security")
 
@@ -37,7 +40,6 @@ class RouteEntry:
     template: str
     regex: re.Pattern
     methods: frozenset[str] | None    # None: a mounted app (static files) answering any method
-    convertors: dict
 
 
 def route_table(routes, prefix: str = "") -> list[RouteEntry]:
@@ -49,12 +51,10 @@ def route_table(routes, prefix: str = "") -> list[RouteEntry]:
                 out.extend(route_table(r.routes, prefix + r.path))
             else:
                 template = prefix + r.path + "/{path:path}"
-                regex, _, conv = compile_path(template)
-                out.append(RouteEntry(template, regex, None, conv))
+                out.append(RouteEntry(template, compile_path(template)[0], None))
         elif isinstance(r, Route):
             template = prefix + r.path
-            regex, _, conv = compile_path(template)
-            out.append(RouteEntry(template, regex, frozenset(r.methods) if r.methods else None, conv))
+            out.append(RouteEntry(template, compile_path(template)[0], frozenset(r.methods) if r.methods else None))
     return out
 
 
@@ -69,15 +69,9 @@ def match(table: list[RouteEntry], path: str, method: str) -> tuple[RouteEntry, 
     return None
 
 
-class Refusal(CivicgridError):
-    """A refusal decided here, before any handler runs."""
-
-
-def _refuse(status: int, code: str, message: str, field: str | None = None, headers: dict | None = None):
-    exc = Refusal(message, field=field, status=status)
-    exc.code = code
-    exc.headers = headers or {}
-    return exc
+def _unauthorized(message: str, invalid_token: bool = False) -> Unauthorized:
+    challenge = 'Bearer realm="civicgrid"' + (', error="invalid_token"' if invalid_token else "")
+    return Unauthorized(message, field="Authorization", headers={"WWW-Authenticate": challenge})
 
 
 def client_addr(scope) -> str | None:
@@ -112,7 +106,7 @@ class AccessMiddleware:
         try:
             principal, rule, entry = await self._decide(scope)
         except CivicgridError as exc:
-            await _send_error(send, exc)
+            await error_response(exc)(scope, receive, send)
             # a signed-in caller's refused write is worth knowing about; anonymous refusals are not
             # logged (anybody could fill the table with them; bad tokens are, as auth.failure)
             who = scope.get("state", {}).get("principal", ANONYMOUS)
@@ -137,11 +131,10 @@ class AccessMiddleware:
                 await _filtered(self.app, scope, receive, send_wrapper, principal, self.policy)
             else:
                 await self.app(scope, receive, send_wrapper)
-        except _TooLarge:
+        except PayloadTooLarge as exc:  # raised by _limited while the app read a chunked body
             if status["code"] is None:
-                await _send_error(send, _refuse(413, "PayloadTooLarge",
-                                                f"request body over {limit} bytes", field="body"))
-                status["code"] = 413
+                await error_response(exc)(scope, receive, send)
+                status["code"] = exc.status
         finally:
             reset_principal(token)
             if method not in READ_ONLY and entry is not None:
@@ -159,46 +152,42 @@ class AccessMiddleware:
         rule = self.policy.routes.get(entry.template)
         perm = self.policy.permission(entry.template, method)
         if perm is None:
-            raise _refuse(403, "Forbidden", f"no access rule allows {method} {entry.template} (deny by default)",
-                          field="route")
+            raise Forbidden(f"no access rule allows {method} {entry.template} (deny by default)", field="route")
         roles = self.policy.roles_for(perm, params)
         if roles is not None and not self.policy.allows(principal, roles, method):
             what = perm.special and (params.get("collection_id") or params.get("process_id"))
             target = f"{method} {scope['path']}" + (f" ({perm.special} of {what})" if what else "")
             if principal.is_anonymous:
-                raise _refuse(401, "Unauthorized", f"{target} needs a login or an API key",
-                              field="Authorization", headers={"WWW-Authenticate": 'Bearer realm="civicgrid"'})
+                raise _unauthorized(f"{target} needs a login or an API key")
             why = ("the API key's scopes do not allow it" if principal.via == "key"
                    and principal.roles & roles else f"the caller's roles ({principal.role_label}) do not allow it")
-            raise _refuse(403, "Forbidden", f"{target}: {why}", field="role")
+            raise Forbidden(f"{target}: {why}", field="role")
         if principal.via == "session" and method not in READ_ONLY and rule.csrf:
-            sent = _header(scope, CSRF_HEADER)
+            sent = _header(scope, sessions.CSRF_HEADER)
             if not sent or not hmac.compare_digest(sent, principal.csrf_token or ""):
-                raise _refuse(403, "Forbidden", "cookie-authenticated writes need the session's X-CSRF-Token header",
-                              field="X-CSRF-Token")
+                raise Forbidden("cookie-authenticated writes need the session's X-CSRF-Token header",
+                                field="X-CSRF-Token")
         length = _header(scope, "content-length")
         if length and length.isdigit() and int(length) > rule.body_limit:
-            raise _refuse(413, "PayloadTooLarge", f"request body of {length} bytes is over the limit of "
-                          f"{rule.body_limit} bytes for {entry.template}", field="body")
+            raise PayloadTooLarge(f"request body of {length} bytes is over the limit of {rule.body_limit} bytes "
+                                  f"for {entry.template}", field="body")
         if principal.is_anonymous and rule.anonymous_rate and method not in READ_ONLY:
             allowed, window = rule.anonymous_rate
             hits = (await _fetch("SELECT rate_hit(%s, %s) AS hits",
                                  [f"{entry.template}:{client_addr(scope)}", window]))["hits"]
             if hits > allowed:
-                raise _refuse(429, "TooManyRequests", f"more than {allowed} requests per {window} s from this "
-                              "address without a login; try again later", field="client",
-                              headers={"Retry-After": str(window)})
+                raise TooManyRequests(f"more than {allowed} requests per {window} s from this address without "
+                                      "a login; try again later", field="client", headers={"Retry-After": str(window)})
         return principal, rule, entry
 
 
 def check_coverage(policy: policy_mod.Policy | None = None) -> None:
     """Every collection and process the server publishes must have a rule: called by create_app,
     so a server with an uncovered collection refuses to start (fail closed)."""
-    policy = policy or policy_mod.load()
-    from civicgrid.layers.ogc import load_config
+    from civicgrid.layers.ogc import published_resources  # layers is optional to security
 
-    resources = load_config().get("resources", {})
-    for rid, res in resources.items():
+    policy = policy or policy_mod.load()
+    for rid, res in published_resources().items():
         kind = res.get("type")
         if kind == "collection" and rid not in policy.collections:
             raise SetupError(f"access rules: collection {rid!r} has no entry under `collections` in security/access.yml")
@@ -215,10 +204,6 @@ def _header(scope, name: str) -> str | None:
 
 
 async def _fetch(sql: str, args: list) -> dict | None:
-    from psycopg.rows import dict_row
-
-    from civicgrid.db import async_pool
-
     async with (await async_pool()).connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(sql, args)
@@ -227,20 +212,16 @@ async def _fetch(sql: str, args: list) -> dict | None:
 
 async def _authenticate(scope) -> Principal:
     """One SQL round trip on the async pool for a key or a session; none for anonymous callers."""
-    from civicgrid.security import sessions
-
     auth = _header(scope, "authorization")
     if auth:
         scheme, _, token = auth.partition(" ")
-        args = sessions.key_args(token) if scheme.lower() == "bearer" else None
+        args = identity.key_args(token) if scheme.lower() == "bearer" else None
         if scheme.lower() != "bearer" or not token.strip():
-            raise _refuse(401, "Unauthorized", "Authorization must be 'Bearer <API key>'", field="Authorization",
-                          headers={"WWW-Authenticate": 'Bearer realm="civicgrid"'})
-        row = await _fetch(sessions.KEY_SQL, args) if args else None
+            raise _unauthorized("Authorization must be 'Bearer <API key>'")
+        row = await _fetch(identity.KEY_SQL, args) if args else None
         if row is None:
             await _audit_failure(token, client_addr(scope))
-            raise _refuse(401, "Unauthorized", "the API key is unknown, expired or revoked", field="Authorization",
-                          headers={"WWW-Authenticate": 'Bearer realm="civicgrid", error="invalid_token"'})
+            raise _unauthorized("the API key is unknown, expired or revoked", invalid_token=True)
         principal = sessions.key_principal(row, args[0])
         if row["audit_due"]:
             await _audit(principal.user, principal.role_label, "key.use", f"key:{principal.key}", client_addr(scope))
@@ -252,7 +233,7 @@ async def _authenticate(scope) -> Principal:
             jar.load(cookie)
         except Exception:
             jar = SimpleCookie()
-        morsel = jar.get(COOKIE)
+        morsel = jar.get(sessions.COOKIE)
         args = sessions.session_args(morsel.value) if morsel is not None else None
         if args:
             principal = sessions.session_principal(await _fetch(sessions.SESSION_SQL, args))
@@ -264,25 +245,20 @@ async def _authenticate(scope) -> Principal:
 
 async def _audit(*args, **kwargs) -> None:
     """One audit row on the async pool (autocommit: it stands even if the request's work failed)."""
-    from civicgrid.db import async_pool
-    from civicgrid.security.identity import AUDIT_SQL, audit_args
-
     async with (await async_pool()).connection() as conn:
-        await conn.execute(AUDIT_SQL, audit_args(*args, **kwargs))
+        await conn.execute(identity.AUDIT_SQL, identity.audit_args(*args, **kwargs))
 
 
 FAILURE_AUDIT_PER_HOUR = 100   # bad tokens audited per client address and hour; beyond, only counted
 
 
 async def _audit_failure(token: str, addr: str | None) -> None:
-    from civicgrid.security.identity import KEY_RE
-
     hits = (await _fetch("SELECT rate_hit(%s, 3600) AS hits", [f"auth.failure:{addr}"]))["hits"]
     if hits > FAILURE_AUDIT_PER_HOUR:  # a flood of bad tokens must not fill the audit log
         if hits == FAILURE_AUDIT_PER_HOUR + 1:
             log.warning("more than %d bad API keys from %s this hour; no longer auditing each", FAILURE_AUDIT_PER_HOUR, addr)
         return
-    m = KEY_RE.match(token.strip())
+    m = identity.KEY_RE.match(token.strip())
     await _audit("anonymous", "public", "auth.failure", f"key:{m.group(1)}" if m else None, addr,
                  {"kind": "key", "reason": "unknown, forged, expired or revoked key" if m else "malformed token"})
 
@@ -296,21 +272,6 @@ async def _audit_write(principal: Principal, method: str, template: str, path: s
         log.exception("could not write the audit row for %s %s by %s", method, path, principal.user)
 
 
-async def _send_error(send, exc: CivicgridError) -> None:
-    body = json.dumps(exc.to_json(), ensure_ascii=False).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    headers += [(k.lower().encode(), v.encode()) for k, v in (getattr(exc, "headers", None) or {}).items()]
-    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-class _TooLarge(CivicgridError):
-    """Raised from inside the app's body read; a CivicgridError so handlers that catch and map
-    errors still answer 413, and the middleware answers it when nobody has."""
-    status = 413
-    code = "PayloadTooLarge"
-
-
 def _limited(receive, limit: int):
     """Count body bytes as they arrive (chunked bodies have no Content-Length to check up front)."""
     seen = 0
@@ -321,7 +282,7 @@ def _limited(receive, limit: int):
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise _TooLarge(f"request body over {limit} bytes", field="body")
+                raise PayloadTooLarge(f"request body over {limit} bytes", field="body")
         return message
 
     return wrapped

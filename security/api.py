@@ -10,7 +10,6 @@ GET /audit?actor=&action=&since=&until=&before_id=&limit= → newest first, keys
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -25,6 +24,7 @@ from civicgrid.http import query_int
 from civicgrid.security import sessions
 from civicgrid.security.access import client_addr
 from civicgrid.security.principal import Principal, current_principal
+from civicgrid.settings import get_settings
 
 
 class LoginIn(BaseModel):
@@ -41,8 +41,7 @@ def _user_json(p: Principal) -> dict | None:
 
 
 def _secure(request: Request) -> bool:
-    public = os.environ.get("CIVICGRID_PUBLIC_URL", "")
-    return request.url.scheme == "https" or public.startswith("https://")
+    return request.url.scheme == "https" or get_settings().public_url.startswith("https://")
 
 
 async def login(request: Request) -> JSONResponse:

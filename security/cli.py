@@ -19,6 +19,15 @@ def _tx():
     return transaction(actor="cli")
 
 
+def _new_password(from_stdin: bool) -> tuple[str, bool]:
+    """(password, whether it was generated here and must be shown once)."""
+    from civicgrid.security.identity import generate_password
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n"), False
+    return generate_password(), True
+
+
 @click.group(cls=Group)
 def user():
     """Users (用户) and their roles."""
@@ -34,23 +43,17 @@ def user():
 @click.option("--no-password", is_flag=True, help="no password login (API keys only, e.g. district_platform)")
 def user_add(username, roles, department, officer, display_name, password_stdin, no_password):
     """Add USERNAME; without --password-stdin a password is generated and printed once."""
-    from civicgrid.security.identity import add_user, generate_password
+    from civicgrid.security.identity import add_user
 
     if password_stdin and no_password:
         raise InvalidInput("give either --password-stdin or --no-password", field="password")
-    generated = None
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    elif no_password:
-        password = None
-    else:
-        password = generated = generate_password()
+    password, generated = (None, False) if no_password else _new_password(password_stdin)
     with _tx() as conn:
         created = add_user(conn, username, roles, password=password, display_name=display_name,
                            department=department, officer=officer)
     click.echo(f"user {created['username']} added with role(s) {', '.join(created['roles'])}")
     if generated:
-        click.echo(f"password (shown once, change it): {generated}")
+        click.echo(f"password (shown once, change it): {password}")
 
 
 @user.command("role")
@@ -82,15 +85,13 @@ def user_disable(username):
 @click.option("--password-stdin", is_flag=True, help="read the new password from the first line of stdin")
 def user_password(username, password_stdin):
     """Set a new password for USERNAME (generated and printed once unless --password-stdin); lifts a lock-out."""
-    from civicgrid.security.identity import generate_password, set_password
+    from civicgrid.security.identity import set_password
 
-    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else generate_password()
+    password, generated = _new_password(password_stdin)
     with _tx() as conn:
         set_password(conn, username, password)
-        conn.execute("DELETE FROM app_session s USING app_user u WHERE u.id = s.user_id AND u.username = %s",
-                     [username])  # a new password ends the user's open sessions
     click.echo(f"password of {username} changed; open sessions ended")
-    if not password_stdin:
+    if generated:
         click.echo(f"password (shown once): {password}")
 
 

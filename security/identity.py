@@ -257,17 +257,19 @@ def verify_password(conn, username: str, password: str, *, client_addr: str | No
 
 def set_password(conn, username: str, password: str, *, actor: str = "cli", actor_role: str | None = "admin",
                  client_addr: str | None = None) -> None:
-    """Set a new password and lift any lock-out."""
+    """Set a new password, lift any lock-out and end the user's open web sessions."""
     _check_password(password)
     user = _user_row(conn, username)
     conn.execute("UPDATE app_user SET password_hash = %s, failed_logins = 0, locked_until = NULL WHERE id = %s",
                  [_hasher.hash(password), user["id"]])
+    conn.execute("DELETE FROM app_session WHERE user_id = %s", [user["id"]])
     audit(conn, actor, actor_role, "user.password", f"user:{username}", client_addr)
 
 
 # ---------------------------------------------------------------- API keys
 
-def key_hash(secret: str) -> str:
+def secret_hash(secret: str) -> str:
+    """sha256 hex of a long random secret (an API key's, a session cookie's): what is stored."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -293,7 +295,7 @@ def create_key(conn, username: str, scopes, days: int, *, actor: str = "cli", ac
                 row = conn.execute(
                     "INSERT INTO api_key (prefix, key_hash, user_id, scopes, expires_at) "
                     "VALUES (%s, %s, %s, %s, now() + make_interval(days => %s)) RETURNING id, expires_at",
-                    [prefix, key_hash(secret), user["id"], scopes, days]).fetchone()
+                    [prefix, secret_hash(secret), user["id"], scopes, days]).fetchone()
             break
         except psycopg.errors.UniqueViolation:
             continue
@@ -328,20 +330,26 @@ def list_keys(conn, username: str | None = None) -> list[dict]:
         {"u": username}).fetchall()
 
 
+# the checks live in SQL (auth_key, 0606_auth_functions.sql); the access layer runs it on every request
+KEY_SQL = "SELECT * FROM auth_key(%s, %s)"
+
+
+def key_args(token: str) -> list | None:
+    """KEY_SQL's arguments (prefix, sha256 of the secret) for a bearer token; None when it cannot be a key."""
+    m = KEY_RE.match(token.strip()) if isinstance(token, str) else None
+    return [m.group(1), secret_hash(m.group(2))] if m else None
+
+
 def authenticate_key(conn, token: str) -> dict | None:
     """The user behind a bearer token: {id, username, roles, scopes, department_code, officer_id, key}
-    or None for anything malformed, unknown, forged, expired, revoked or of a disabled user.
-    The checks live in SQL (auth_key, 0606_auth_functions.sql), shared with the access layer."""
-    match = KEY_RE.match(token.strip()) if isinstance(token, str) else None
-    if not match:
-        return None
-    prefix, secret = match.groups()
-    row = conn.execute("SELECT * FROM auth_key(%s, %s)", [prefix, key_hash(secret)]).fetchone()
+    or None for anything malformed, unknown, forged, expired, revoked or of a disabled user."""
+    args = key_args(token)
+    row = conn.execute(KEY_SQL, args).fetchone() if args else None
     if row is None:
         return None
     return {"id": row["user_id"], "username": row["username"], "roles": list(row["roles"]),
             "scopes": list(row["scopes"]), "department_code": row["department_code"],
-            "officer_id": row["officer_id"], "key": prefix}
+            "officer_id": row["officer_id"], "key": args[0]}
 
 
 # ---------------------------------------------------------------- demo users

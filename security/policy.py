@@ -46,7 +46,6 @@ class Policy:
     routes: dict[str, RouteRule] = field(default_factory=dict)        # path template → rule
     collections: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)  # id → {read, write}
     processes: dict[str, frozenset[str]] = field(default_factory=dict)
-    roles: frozenset[str] = frozenset()
 
     def permission(self, template: str, method: str) -> Permission | None:
         rule = self.routes.get(template)
@@ -122,7 +121,7 @@ def parse(doc: dict, known_roles: set[str] | None = None) -> Policy:
 
     for name, members in groups_raw.items():
         groups[name] = resolve(members, f"groups.{name}").roles
-    policy = Policy(roles=frozenset(roles))
+    policy = Policy()
     for cid, spec in (doc.get("collections") or {}).items():
         if not isinstance(spec, dict) or set(spec) != {"read", "write"}:
             raise SetupError(f"collections.{cid}: give exactly `read` and `write`")
@@ -158,6 +157,8 @@ def parse(doc: dict, known_roles: set[str] | None = None) -> Policy:
     return policy
 
 
+# the role codes app_role (0600_security.sql) seeds, for start-up checks without a database
+# (tests/test_security_matrix.py compares the two)
 ROLE_CODES = frozenset({"public", "admin", "intake_operator", "shift_leader", "dispatcher", "leader",
                         "department_handler", "grid_officer", "gis_editor", "evaluator", "district_platform"})
 

@@ -1,14 +1,13 @@
 """Turning credentials into a Principal (认证): web sessions (cookie + CSRF token) and API keys.
 
 The checks are one SQL call each (auth_key, auth_session in 0606_auth_functions.sql); the
-middleware runs SESSION_SQL / KEY_SQL on the async pool and builds the principal with the
+middleware runs SESSION_SQL (here) and identity.KEY_SQL on the async pool and builds the principal with the
 `*_principal` helpers here. The session
 cookie holds a random token whose sha256 is the row's key; sessions end after SESSION_IDLE without
 use or SESSION_MAX after login, whichever comes first.
 """
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import timedelta
 
@@ -19,10 +18,6 @@ COOKIE = "civicgrid_session"
 CSRF_HEADER = "x-csrf-token"
 SESSION_MAX = timedelta(hours=12)
 SESSION_IDLE = timedelta(hours=2)
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _principal(row: dict, roles: list[str], via: str, **extra) -> Principal:
@@ -47,21 +42,20 @@ def login(conn, username: str, password: str, client_addr: str | None) -> tuple[
         return None
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
     conn.execute("INSERT INTO app_session (token_hash, user_id, csrf_token, expires_at, client_addr) "
-                 "VALUES (%s, %s, %s, now() + %s, %s)", [_hash(token), user["id"], csrf, SESSION_MAX, client_addr])
+                 "VALUES (%s, %s, %s, now() + %s, %s)", [identity.secret_hash(token), user["id"], csrf, SESSION_MAX, client_addr])
     conn.execute("DELETE FROM app_session WHERE expires_at < now() - interval '1 day'")  # keep the table small
     row = _row(conn, user)
     return token, _principal(row, user["roles"], "session", csrf_token=csrf)
 
 
 SESSION_SQL = "SELECT * FROM auth_session(%s, %s)"
-KEY_SQL = "SELECT * FROM auth_key(%s, %s)"
 
 
 def session_args(token: str) -> list | None:
     """The arguments of SESSION_SQL for a cookie token, or None when it cannot be one."""
     if not token or len(token) > 100:
         return None
-    return [_hash(token), SESSION_IDLE]
+    return [identity.secret_hash(token), SESSION_IDLE]
 
 
 def session_principal(row: dict | None) -> Principal | None:
@@ -71,17 +65,7 @@ def session_principal(row: dict | None) -> Principal | None:
 
 
 def logout(conn, token: str) -> bool:
-    return conn.execute("DELETE FROM app_session WHERE token_hash = %s", [_hash(token or "")]).rowcount > 0
-
-
-def end_sessions_of(conn, user_id: int) -> int:
-    return conn.execute("DELETE FROM app_session WHERE user_id = %s", [user_id]).rowcount
-
-
-def key_args(token: str) -> list | None:
-    """The arguments of KEY_SQL for a bearer token, or None when it cannot be one of our keys."""
-    m = identity.KEY_RE.match(token.strip()) if isinstance(token, str) else None
-    return [m.group(1), identity.key_hash(m.group(2))] if m else None
+    return conn.execute("DELETE FROM app_session WHERE token_hash = %s", [identity.secret_hash(token or "")]).rowcount > 0
 
 
 def key_principal(row: dict | None, prefix: str) -> Principal | None:
