@@ -3,13 +3,10 @@ fresh migrated database holding the tiny town of `testing.py`, callers authentic
 of users made per role (civicgrid.security.testing), attachments in a temporary directory. Import it into a test module: `from civicgrid.cases.fixtures import cases_client`."""
 from __future__ import annotations
 
-import os
+import re
 from dataclasses import dataclass
 
-import re
-
 import pytest
-
 from civicgrid.cases import testing
 from civicgrid.db import connect
 from civicgrid.security.testing import Credentials
@@ -53,24 +50,9 @@ class CasesClient:
 
 @pytest.fixture
 def cases_client(empty_db, tmp_path):
-    from starlette.testclient import TestClient
+    from civicgrid.testing import app_client
 
-    from civicgrid.app import create_app
-    from civicgrid.settings import get_settings
-
-    names = ("DATABASE_URL", "CIVICGRID_DATA_DIR")
-    saved = {n: os.environ.get(n) for n in names}
-    os.environ.update({"DATABASE_URL": empty_db, "CIVICGRID_DATA_DIR": str(tmp_path)})
-    get_settings.cache_clear()
-    try:
-        with connect(empty_db) as conn:
-            town = testing.build_town(conn)
-        with TestClient(create_app()) as client:
-            yield CasesClient(client, empty_db, town, Credentials(empty_db))
-    finally:
-        for n, v in saved.items():
-            if v is None:
-                os.environ.pop(n, None)
-            else:
-                os.environ[n] = v
-        get_settings.cache_clear()
+    with connect(empty_db) as conn:
+        town = testing.build_town(conn)
+    with app_client(empty_db, tmp_path) as client:
+        yield CasesClient(client, empty_db, town, client.creds)

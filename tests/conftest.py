@@ -104,13 +104,18 @@ def demo_url(pg, pg_admin_url):
     return url
 
 
-@pytest.fixture
-def demo_copy(demo_url, pg_admin_url):
+def copy_demo(admin_url: str) -> str:
+    """A private writable copy of the session's demo town (drop it with drop_database)."""
     # a template must have no other connections while it is copied
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                      "WHERE datname = 'demo_template' AND pid <> pg_backend_pid()")
-    url = create_database(pg_admin_url, template="demo_template")
+    return create_database(admin_url, template="demo_template")
+
+
+@pytest.fixture
+def demo_copy(demo_url, pg_admin_url):
+    url = copy_demo(pg_admin_url)
     yield url
     drop_database(pg_admin_url, url)
 

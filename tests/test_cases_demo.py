@@ -2,32 +2,16 @@
 rules, cases the generator wrote can be acted on, deadlines are back-filled, the public view works."""
 from __future__ import annotations
 
-import os
-
 import pytest
-from starlette.testclient import TestClient
 
 from civicgrid.db import connect
-from civicgrid.security.testing import Credentials
+from civicgrid.testing import app_client
 
 
 @pytest.fixture
 def demo_client(demo_copy, tmp_path):
-    from civicgrid.app import create_app
-    from civicgrid.settings import get_settings
-
-    names = ("DATABASE_URL", "CIVICGRID_DATA_DIR")
-    saved = {n: os.environ.get(n) for n in names}
-    os.environ.update({"DATABASE_URL": demo_copy, "CIVICGRID_DATA_DIR": str(tmp_path)})
-    get_settings.cache_clear()
-    try:
-        with TestClient(create_app()) as client:
-            client.creds = Credentials(demo_copy)
-            yield client
-    finally:
-        for n, v in saved.items():
-            os.environ.pop(n, None) if v is None else os.environ.__setitem__(n, v)
-        get_settings.cache_clear()
+    with app_client(demo_copy, tmp_path) as client:
+        yield client
 
 
 def test_intake_and_flow_on_the_demo_town(demo_client, demo_copy):

@@ -3,36 +3,21 @@ must fail safely with the right 4xx and leave the data as it was."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
-from starlette.testclient import TestClient
 
 from civicgrid.db import connect
 from civicgrid.security import identity
-from civicgrid.security.testing import Credentials
+from civicgrid.testing import app_client
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 def town(demo_copy, tmp_path):
-    from civicgrid.app import create_app
-    from civicgrid.settings import get_settings
-
-    saved = {n: os.environ.get(n) for n in ("DATABASE_URL", "CIVICGRID_DATA_DIR")}
-    os.environ.update({"DATABASE_URL": demo_copy, "CIVICGRID_DATA_DIR": str(tmp_path)})
-    get_settings.cache_clear()
-    try:
-        with TestClient(create_app(), base_url="http://127.0.0.1") as client:
-            client.creds = Credentials(demo_copy)
-            client.url = demo_copy
-            yield client
-    finally:
-        for n, v in saved.items():
-            os.environ.pop(n, None) if v is None else os.environ.__setitem__(n, v)
-        get_settings.cache_clear()
+    with app_client(demo_copy, tmp_path, base_url="http://127.0.0.1") as client:
+        yield client
 
 
 def one(url, query, params=None):

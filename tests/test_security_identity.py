@@ -214,11 +214,16 @@ def test_cli_users_keys_and_one_line_errors(db):
     assert token[3:11] in listed.stdout and token not in listed.stdout and "active" in listed.stdout
     users = cli(db, "user", "list").stdout
     assert "chen.hao" in users and DEPT in users
+    from civicgrid.security.sessions import login
+
+    with connect(db) as conn:
+        assert login(conn, "chen.hao", password, None) is not None  # an open web session
     changed = cli(db, "user", "password", "chen.hao")
     new_password = changed.stdout.split("password (shown once): ")[1].strip()
     with connect(db) as conn:
         assert ident.verify_password(conn, "chen.hao", password) is None
         assert ident.verify_password(conn, "chen.hao", new_password)["username"] == "chen.hao"
+        assert conn.execute("SELECT count(*) AS n FROM app_session").fetchone()["n"] == 0  # ended by the change
     failed = cli(db, "key", "create", "chen.hao", "--scope", "cases:write")
     assert failed.returncode == 1 and "not one of read, write" in failed.stderr
     assert cli(db, "user", "disable", "chen.hao").returncode == 0

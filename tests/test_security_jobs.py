@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 import httpx
 import pytest
@@ -17,10 +17,8 @@ from pygeoapi.process.base import JobNotFoundError
 from pygeoapi.util import JobStatus, RequestedProcessExecutionMode
 
 from civicgrid.db import connect
-from civicgrid.processes import PROCESSES
-from civicgrid.processes import synthetic as S
-from civicgrid.processes.jobs import PostgresJobManager
 from civicgrid.security.principal import ANONYMOUS, SYSTEM, Principal, reset_principal, set_principal
+from test_processes_jobs import db, manager  # noqa: F401  (the processes' small town and job manager)
 
 CST = timezone(timedelta(hours=8))
 ASYNC = RequestedProcessExecutionMode.respond_async
@@ -31,30 +29,12 @@ UNKNOWN = "00000000-0000-4000-8000-000000000000"
 HEATMAP = {"source": "cases", "cell_size": 100}
 
 
-@pytest.fixture(scope="module")
-def db(pg_admin_url):
-    from conftest import create_database, drop_database
-    from civicgrid.db import migrate
-
-    url = create_database(pg_admin_url)
-    migrate(url)
-    with connect(url) as conn:
-        S.build_town(conn)
-        for k in range(4):
-            S.add_case(conn, 470150 + 10 * k, 4440850, reported_at=datetime(2026, 3, 1, 9, tzinfo=CST))
-        conn.commit()
-    yield url
-    drop_database(pg_admin_url, url)
-
-
 @pytest.fixture
 def m(db):
     with connect(db) as conn:
         conn.execute("DELETE FROM process_job")
         conn.commit()
-    processes = {pid: {"type": "process", "processor": {"name": dotted}} for pid, dotted in PROCESSES.items()}
-    return PostgresJobManager({"name": "civicgrid.processes.jobs.PostgresJobManager", "connection": db,
-                               "processes": processes})
+    return manager(db)
 
 
 @contextmanager

@@ -8,14 +8,13 @@ A hand-written table of the cells that matter most checks the rules themselves.
 """
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
-
 from civicgrid.security import policy as policy_mod
 from civicgrid.security.access import match, route_table
-from civicgrid.security.testing import Credentials
+
+from civicgrid.testing import app_client
 
 ROLES = sorted(policy_mod.ROLE_CODES)
 PLACEHOLDERS = {"id": "999999", "action": "file", "code": "NOPE", "sha": "0" * 64, "fmt": "json",
@@ -28,28 +27,13 @@ COLLECTIONS = ("unit-grids", "urban-components", "officer-positions", "cases")
 
 @pytest.fixture(scope="module")
 def matrix_app(demo_url, pg_admin_url, tmp_path_factory):
-    from starlette.testclient import TestClient
+    from conftest import copy_demo, drop_database
 
-    from civicgrid.app import create_app
-    from civicgrid.settings import get_settings
-    import psycopg
-    from conftest import create_database, drop_database
-
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:  # a template must have no other connections
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                     "WHERE datname = 'demo_template' AND pid <> pg_backend_pid()")
-    url = create_database(pg_admin_url, template="demo_template")
-    saved = {n: os.environ.get(n) for n in ("DATABASE_URL", "CIVICGRID_DATA_DIR")}
-    os.environ.update({"DATABASE_URL": url, "CIVICGRID_DATA_DIR": str(tmp_path_factory.mktemp("matrix"))})
-    get_settings.cache_clear()
+    url = copy_demo(pg_admin_url)
     try:
-        app = create_app()
-        with TestClient(app, raise_server_exceptions=False) as client:
-            yield app, client, Credentials(url)
+        with app_client(url, tmp_path_factory.mktemp("matrix"), raise_server_exceptions=False) as client:
+            yield client.app, client, client.creds
     finally:
-        for n, v in saved.items():
-            os.environ.pop(n, None) if v is None else os.environ.__setitem__(n, v)
-        get_settings.cache_clear()
         drop_database(pg_admin_url, url)
 
 
@@ -181,9 +165,9 @@ def test_listings_show_only_what_the_caller_may_read(matrix_app):
 
 def test_a_published_collection_without_a_rule_stops_the_server():
     import yaml
+    from civicgrid.security.access import check_coverage
 
     from civicgrid.errors import SetupError
-    from civicgrid.security.access import check_coverage
 
     doc = yaml.safe_load(policy_mod.RULES_PATH.read_text(encoding="utf-8"))
     del doc["collections"]["officer-positions"]

@@ -130,21 +130,13 @@ def test_change_and_coverage_reports(town, tmp_path):
 # ---------------------------------------------------------------- HTTP
 
 @pytest.fixture
-def client(town, monkeypatch, tmp_path):
-    from starlette.testclient import TestClient
-
-    from civicgrid.app import create_app
-    from civicgrid.settings import get_settings
-
-    monkeypatch.setenv("DATABASE_URL", town)
-    monkeypatch.setenv("CIVICGRID_DATA_DIR", str(tmp_path / "data"))
-    get_settings.cache_clear()
+def client(town, tmp_path):
     from civicgrid.security.testing import Credentials
+    from civicgrid.testing import app_client
 
     # a GIS editor (the survey's users); test_security_matrix checks who else may call these routes
-    with TestClient(create_app(), headers=Credentials(town).headers("gis_editor")) as c:
+    with app_client(town, tmp_path / "data", headers=Credentials(town).headers("gis_editor")) as c:
         yield c
-    get_settings.cache_clear()
 
 
 def test_http_upload_job_report_publish(client, town, tmp_path):
