@@ -1,12 +1,24 @@
-"""The whole app in-process for tests: `app_client(url, data_dir)` points the settings at a database
-and a data folder, runs the app's lifespan in a Starlette TestClient, and restores the environment
-afterwards. The client carries `.url` and `.creds` (API keys per role, civicgrid.security.testing)."""
+"""The app for tests and benchmarks.
+
+- `app_client(url, data_dir)` in-process: points the settings at a database and a data folder, runs
+  the app's lifespan in a Starlette TestClient and restores the environment afterwards; the client
+  carries `.url` and `.creds` (API keys per role, civicgrid.security.testing).
+- `start_server(url, env_extra, workers)` a real `civicgrid serve` subprocess on a free port, its
+  output in a log file (`proc.log_path`).
+"""
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from civicgrid.settings import REPO_ROOT
 
 ENV = ("DATABASE_URL", "CIVICGRID_DATA_DIR")
 
@@ -30,3 +42,35 @@ def app_client(url: str, data_dir: Path | str, **client_kwargs) -> Iterator:
         for n, v in saved.items():
             os.environ.pop(n, None) if v is None else os.environ.__setitem__(n, v)
         get_settings.cache_clear()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(url: str, env_extra: dict | None = None, workers: int = 1,
+                 timeout_s: float = 60) -> tuple[subprocess.Popen, str]:
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "CIVICGRID_PORT": str(port), **(env_extra or {})}
+    # the server's output goes to a file: a pipe nobody reads fills up and stalls the server
+    log = tempfile.NamedTemporaryFile(prefix=f"civicgrid-serve-{port}-", suffix=".log", delete=False)
+    proc = subprocess.Popen([sys.executable, "-m", "civicgrid.cli", "serve", "--port", str(port),
+                             "--workers", str(workers)], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc.log_path = log.name
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("server exited: " + Path(log.name).read_text(errors="replace")[-2000:])
+        try:
+            if httpx.get(base + "/api/health", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"server did not answer within {timeout_s:.0f} s")

@@ -11,26 +11,18 @@ Fixtures
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import tempfile
-import time
 import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from civicgrid.testing import free_port, start_server  # noqa: F401  (tests import both from here)
+
 REPO = Path(__file__).resolve().parents[1]
 DEMO_SCALE = float(os.environ.get("CIVICGRID_TEST_SCALE", "0.05"))
 DEMO_SEED = 7
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_reachable(path: Path) -> None:
@@ -126,31 +118,6 @@ def conn(demo_copy):
 
     with connect(demo_copy) as connection:
         yield connection
-
-
-def start_server(url: str, env_extra: dict | None = None) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "CIVICGRID_PORT": str(port), **(env_extra or {})}
-    # the server's output goes to a file: a pipe nobody reads fills up and stalls the server
-    log = tempfile.NamedTemporaryFile(prefix=f"civicgrid-serve-{port}-", suffix=".log", delete=False)
-    proc = subprocess.Popen([sys.executable, "-m", "civicgrid.cli", "serve", "--port", str(port)],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    proc.log_path = log.name
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    import httpx
-
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("server exited: " + Path(log.name).read_text(errors="replace")[-2000:])
-        try:
-            if httpx.get(base + "/api/health", timeout=2).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("server did not answer within 60 s")
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,16 +24,12 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from civicgrid.testing import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 CATEGORIES = ["06010", "06011", "06012", "06036", "09005", "09006", "09009", "09010", "07001", "01037", "01002"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def prepare(url: str, history: int, demo: float | None) -> list[tuple[float, float]]:
@@ -71,21 +66,9 @@ def prepare(url: str, history: int, demo: float | None) -> list[tuple[float, flo
 
 
 def start_server(url: str, workers: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": url,
-           "CIVICGRID_DATA_DIR": tempfile.mkdtemp(prefix="cases-bench-")}
-    proc = subprocess.Popen([sys.executable, "-m", "civicgrid.cli", "serve", "--port", str(port), "--workers", str(workers)],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if httpx.get(base + "/api/health", timeout=2).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    proc.kill()
-    raise SystemExit("server did not start")
+    from civicgrid.testing import start_server as serve
+
+    return serve(url, {"CIVICGRID_DATA_DIR": tempfile.mkdtemp(prefix="cases-bench-")}, workers=workers)
 
 
 POINTS: list[tuple[float, float]] = []

@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from civicgrid.errors import CivicgridError
+from civicgrid.testing import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "bench" / "results"
@@ -41,12 +41,6 @@ QUERY_TITLES = {
     "mvt_z14": "MVT densest z14",
 }
 SERVERS = ("civicgrid", "pygeoapi", "tipg", "hello")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ------------------------------------------------------------------ the data
