@@ -25,7 +25,7 @@ from civicgrid.cases import workflow as wfmod
 from civicgrid.cases.pool import get_pool
 from civicgrid.cases.worker import lifespan  # noqa: F401 — case timers run beside the server (app.py enters it)
 from civicgrid.cases.roles import Actor, current_actor
-from civicgrid.security import rows
+from civicgrid.security import rows as row_security
 from civicgrid.security.principal import current_principal
 from civicgrid.http import query_int
 from civicgrid.errors import CivicgridError, Conflict, InvalidInput, NotFound
@@ -114,12 +114,12 @@ def _act(case_id: int, action: str, payload: dict, actor: Actor) -> dict:
     body = engine.parse(payload)
     principal = current_principal()
     with get_pool().connection() as conn:
-        rows.enter(conn, principal)  # a case the caller may not see cannot be acted on: 404
+        row_security.enter(conn, principal)  # a case the caller may not see cannot be acted on: 404
         engine.act(conn, case_id, action, body, actor)
         # commit before reading the answer: the transaction holds hot rows (the tile cache's layer
         # version, bumped by a trigger on cases) and should not keep them over another round trip
         conn.commit()
-        rows.enter(conn, principal)
+        row_security.enter(conn, principal)
         return views.case_detail(conn, case_id, actor, with_timeline=False)
 
 
@@ -143,7 +143,7 @@ def _with_conn(fn, *args):
     """Reads run under the caller's row-level rules (db/migrations/0610_row_security.sql)."""
     principal = current_principal()
     with get_pool().connection() as conn:
-        rows.enter(conn, principal)
+        row_security.enter(conn, principal)
         return fn(conn, *args)
 
 

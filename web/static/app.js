@@ -53,7 +53,8 @@ const ROLE_NAMES = {admin: '管理员', intake_operator: '受理员', shift_lead
 const session = await fetch('/api/auth/me').then(r => r.json()).catch(() => ({user: null}));
 const readable = await fetch(`${OGC}/collections?f=json`).then(r => r.ok ? r.json() : {collections: []})
     .then(doc => new Set(doc.collections.map(c => c.id))).catch(() => new Set());
-const mayShow = id => !(COLLECTION_SOURCES.has(id) || id === OFFICERS) || readable.has(id);
+const GATED = new Set([...COLLECTION_SOURCES, OFFICERS]);   // shown only when /ogc/collections lists them
+const mayShow = id => !GATED.has(id) || readable.has(id);
 
 function collectionSource(id) {
     return {type: 'vector', url: `${OGC}/collections/${id}/tiles/WebMercatorQuad`};
