@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 
 from civicgrid.db import connect
@@ -72,8 +71,10 @@ def start_background(url: str | None = None, interval: float = 15.0) -> threadin
 
 @contextlib.asynccontextmanager
 async def lifespan(app):
-    """Starlette lifespan that runs the timer worker beside the app (interval CIVICGRID_TIMER_INTERVAL, default 15 s)."""
-    stop = start_background(interval=float(os.environ.get("CIVICGRID_TIMER_INTERVAL", "15")))
+    """Starlette lifespan that runs the timer worker beside the app (every CIVICGRID_TIMER_INTERVAL seconds)."""
+    from civicgrid.settings import get_settings
+
+    stop = start_background(interval=get_settings().timer_interval)
     try:
         yield
     finally:

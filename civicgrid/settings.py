@@ -1,41 +1,82 @@
-"""Typed settings from environment variables, one place for every knob.
+"""Typed settings: every environment variable civicgrid reads, in one object.
 
-| variable | default | meaning |
-| --- | --- | --- |
-| DATABASE_URL | (unset) | an existing PostGIS; when unset the private cluster under CIVICGRID_DATA_DIR is used |
-| CIVICGRID_DATA_DIR | <repo>/.data | where the private cluster, caches and uploads live |
-| CIVICGRID_PG_PORT | 54320 | TCP port of the private cluster on 127.0.0.1 |
-| CIVICGRID_HOST / CIVICGRID_PORT | 127.0.0.1 / 8000 | where `civicgrid serve` listens |
-| CIVICGRID_PUBLIC_URL | http://HOST:PORT | the URL users reach; `https://…` also makes the session cookie Secure |
+`get_settings()` reads them once per process (tests that change the environment call
+`get_settings.cache_clear()`). A bad value stops the command with one line naming the variable,
+e.g. `CIVICGRID_PG_PORT: Input should be a valid integer (got 'abc')`. The README's configuration
+table is `settings_table()`; a test keeps the two equal.
 """
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+import getpass
 from functools import lru_cache
 from pathlib import Path
+from typing import ClassVar
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from civicgrid.errors import SetupError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+PREFIX = "CIVICGRID_"
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "0").strip().lower() in {"1", "true", "yes", "on"}
+class Settings(BaseSettings):
+    """Field descriptions are the README's "meaning" column; `json_schema_extra["shown"]` is the
+    default as the table shows it (where the real default depends on the machine)."""
 
+    model_config = SettingsConfigDict(env_prefix=PREFIX, frozen=True, extra="ignore", populate_by_name=True)
 
-@dataclass(frozen=True)
-class Settings:
-    database_url: str | None = field(default_factory=lambda: os.environ.get("DATABASE_URL") or None)
-    data_dir: Path = field(default_factory=lambda: Path(os.environ.get("CIVICGRID_DATA_DIR", REPO_ROOT / ".data")).resolve())
-    pg_port: int = field(default_factory=lambda: int(os.environ.get("CIVICGRID_PG_PORT", "54320")))
-    db_name: str = "civicgrid"
-    db_user: str = "civicgrid"
-    host: str = field(default_factory=lambda: os.environ.get("CIVICGRID_HOST", "127.0.0.1"))
-    port: int = field(default_factory=lambda: int(os.environ.get("CIVICGRID_PORT", "8000")))
+    database_url: str | None = Field(
+        None, validation_alias=AliasChoices("DATABASE_URL"),
+        description="an existing PostGIS as a URL (`postgresql://user:password@host:5432/db`); "
+                    "when unset, the private cluster is used",
+        json_schema_extra={"shown": "unset"})
+    data_dir: Path = Field(REPO_ROOT / ".data", description="private cluster, caches, uploads",
+                           json_schema_extra={"shown": "`./.data`"})
+    pg_port: int = Field(54320, ge=1, le=65535,
+                         description="the private cluster's port on 127.0.0.1 (it also listens on a unix socket "
+                                     "in `.data/run`)")
+    host: str = Field("127.0.0.1", min_length=1, description="where `civicgrid serve` listens (address)")
+    port: int = Field(8000, ge=1, le=65535, description="where `civicgrid serve` listens (port)")
+    public_url_setting: str | None = Field(
+        None, validation_alias=AliasChoices(PREFIX + "PUBLIC_URL"),
+        description="the public base URL used in OGC API links; `https://…` also marks the session cookie Secure",
+        json_schema_extra={"shown": "`http://HOST:PORT`"})
+    timer_interval: float = Field(15.0, ge=0.5, le=3600,
+                                  description="seconds between runs of the case-timer worker inside `serve`")
+    pygeoapi_config: Path = Field(REPO_ROOT / "pygeoapi-config.yml",
+                                  description="the pygeoapi configuration published at `/ogc`",
+                                  json_schema_extra={"shown": "`./pygeoapi-config.yml`"})
+    actor: str | None = Field(None, max_length=80,
+                              description="who survey CLI changes are recorded as (history rows)",
+                              json_schema_extra={"shown": "the login name, else `cli`"})
+
+    # the private cluster's database and role (not configurable: DATABASE_URL names any other)
+    db_name: ClassVar[str] = "civicgrid"
+    db_user: ClassVar[str] = "civicgrid"
+
+    @field_validator("database_url", "public_url_setting", "actor", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("public_url_setting")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("data_dir", "pygeoapi_config")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.resolve()
 
     @property
     def public_url(self) -> str:
         """The URL users reach the server at (links; an https one also makes the session cookie Secure)."""
-        return (os.environ.get("CIVICGRID_PUBLIC_URL") or f"http://{self.host}:{self.port}").rstrip("/")
+        return (self.public_url_setting or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def uses_private_cluster(self) -> bool:
@@ -48,7 +89,36 @@ class Settings:
             return self.database_url
         return f"postgresql://{self.db_user}@127.0.0.1:{self.pg_port}/{self.db_name}"
 
+    @property
+    def actor_name(self) -> str:
+        return self.actor or getpass.getuser() or "cli"
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable behind a settings field."""
+    alias = Settings.model_fields[field_name].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return PREFIX + field_name.upper()
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else ""
+        variable = env_name(name) if name in Settings.model_fields else name
+        raise SetupError(f"{variable}: {err['msg'].removeprefix('Value error, ')} (got {err.get('input')!r})") from None
+
+
+def settings_table() -> str:
+    """The README's configuration table (markdown), one row per environment variable."""
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for name, info in Settings.model_fields.items():
+        extra = info.json_schema_extra or {}
+        default = f"{info.default:g}" if isinstance(info.default, float) else info.default
+        shown = extra.get("shown", f"`{default}`")
+        rows.append(f"| `{env_name(name)}` | {shown} | {info.description} |")
+    return "\n".join(rows)

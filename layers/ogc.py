@@ -39,11 +39,10 @@ from starlette.routing import Mount, Route
 from civicgrid.errors import CivicgridError, InvalidInput, NotFound, SetupError
 from civicgrid.layers import features
 from civicgrid.layers.collections import COLLECTIONS, Collection
-from civicgrid.settings import REPO_ROOT, get_settings
+from civicgrid.settings import get_settings
 
 log = logging.getLogger("civicgrid.ogc")
 
-CONFIG_FILE = Path(os.environ.get("CIVICGRID_PYGEOAPI_CONFIG", REPO_ROOT / "pygeoapi-config.yml"))
 PROVIDER = "civicgrid.layers.provider.CivicgridProvider"
 
 # collections actually published (after the missing-table check)
@@ -97,10 +96,11 @@ def published_resources() -> dict:
     return resources if resources is not None else load_config().get("resources", {})
 
 
-def load_config(path: Path = CONFIG_FILE) -> dict:
-    """Read + env-expand + validate. SetupError naming the bad key."""
+def load_config(path: Path | None = None) -> dict:
+    """Read + env-expand + validate (CIVICGRID_PYGEOAPI_CONFIG by default). SetupError naming the bad key."""
     from pygeoapi.util import yaml_load
 
+    path = path or get_settings().pygeoapi_config
     try:
         with open(path, encoding="utf-8") as fh:
             raw = yaml_load(fh)

@@ -2,18 +2,16 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import click
 
 from civicgrid.clibase import Group
-
-
+from civicgrid.settings import get_settings
 
 
 def _actor() -> str:
-    return os.environ.get("CIVICGRID_ACTOR") or os.environ.get("USER") or "cli"
+    return get_settings().actor_name
 
 
 def _echo_summary(s: dict) -> None:

@@ -398,9 +398,10 @@ def test_writes_need_a_gis_editor(server):
 
 def test_config_errors_name_the_key(tmp_path):
     from civicgrid.errors import SetupError
-    from civicgrid.layers.ogc import CONFIG_FILE, load_config
+    from civicgrid.layers.ogc import load_config
+    from civicgrid.settings import get_settings
 
-    text = CONFIG_FILE.read_text(encoding="utf-8")
+    text = get_settings().pygeoapi_config.read_text(encoding="utf-8")
     bad = tmp_path / "bad.yml"
     bad.write_text(text.replace("        data: ogc_cases", "        data: cases"), encoding="utf-8")
     with pytest.raises(SetupError, match=r"resources\.cases\.providers\.0\.data"):
