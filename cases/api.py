@@ -22,13 +22,15 @@ from starlette.routing import Route
 
 from civicgrid.cases import attachments, engine, intake, open311, views
 from civicgrid.cases import workflow as wfmod
-from civicgrid.cases.pool import get_pool
-from civicgrid.cases.worker import lifespan  # noqa: F401 — case timers run beside the server (app.py enters it)
 from civicgrid.cases.roles import Actor, current_actor
+from civicgrid.cases.worker import lifespan
+from civicgrid.errors import CivicgridError, Conflict, InvalidInput, NotFound
+from civicgrid.http import query_int
 from civicgrid.security import rows as row_security
 from civicgrid.security.principal import current_principal
-from civicgrid.http import query_int
-from civicgrid.errors import CivicgridError, Conflict, InvalidInput, NotFound
+from civicgrid.state import AppState, app_state
+
+__all__ = ["lifespan", "routes"]   # the part's hooks (civicgrid.app): case timers beside the server, the routes
 
 PHOTO_FIELDS = ("photos", "photos_before", "photos_after", "snapshot")
 
@@ -79,7 +81,7 @@ async def _body(request: Request, actor: Actor) -> dict:
                     continue
                 content = await upload.read()
                 sha, media_type, size = attachments.save(content, field=name)
-                await _run(_register, sha, media_type, size, actor.user)
+                await _run(_register, app_state(request), sha, media_type, size, actor.user)
                 payload.setdefault(name, []).append(sha)
         return payload
     raw = await request.body()
@@ -94,8 +96,8 @@ async def _body(request: Request, actor: Actor) -> dict:
     return payload
 
 
-def _register(sha, media_type, size, user):
-    with get_pool().connection() as conn:
+def _register(state: AppState, sha, media_type, size, user):
+    with state.pool.connection() as conn:
         attachments.register(conn, sha, media_type, size, user)
 
 
@@ -104,23 +106,25 @@ def _register(sha, media_type, size, user):
 async def create_case(request: Request) -> JSONResponse:
     actor = current_actor()
     payload = await _body(request, actor)
-    answer, created = await _run(intake.intake, get_pool(), payload, actor, request.headers.get("idempotency-key"))
+    state = app_state(request)
+    answer, created = await _run(intake.intake, state.pool, payload, actor, request.headers.get("idempotency-key"),
+                                 state.cases)
     return JSONResponse(answer, status_code=201 if created else 200,
                         headers={"Location": f"/api/cases/{answer['id']}",
                                  **({} if created else {"Idempotent-Replayed": "true"})})
 
 
-def _act(case_id: int, action: str, payload: dict, actor: Actor) -> dict:
+def _act(state: AppState, case_id: int, action: str, payload: dict, actor: Actor) -> dict:
     body = engine.parse(payload)
     principal = current_principal()
-    with get_pool().connection() as conn:
+    with state.pool.connection() as conn:
         row_security.enter(conn, principal)  # a case the caller may not see cannot be acted on: 404
-        engine.act(conn, case_id, action, body, actor)
+        engine.act(conn, case_id, action, body, actor, state.cases)
         # commit before reading the answer: the transaction holds hot rows (the tile cache's layer
         # version, bumped by a trigger on cases) and should not keep them over another round trip
         conn.commit()
         row_security.enter(conn, principal)
-        return views.case_detail(conn, case_id, actor, with_timeline=False)
+        return views.case_detail(conn, case_id, actor, state.cases, with_timeline=False)
 
 
 async def case_action(request: Request) -> JSONResponse:
@@ -133,28 +137,30 @@ async def case_action(request: Request) -> JSONResponse:
             raise InvalidInput("If-Match must be the case version", field="If-Match") from None
     if "version" not in payload:
         raise InvalidInput("version is required (the case version you saw)", field="version")
-    result = await _run(_act, request.path_params["id"], request.path_params["action"], payload, actor)
+    result = await _run(_act, app_state(request), request.path_params["id"], request.path_params["action"],
+                        payload, actor)
     return JSONResponse(result, headers={"ETag": f'"{result.get("version")}"'})
 
 
 # ---------------------------------------------------------------- views
 
-def _with_conn(fn, *args):
+def _with_conn(state: AppState, fn, *args):
     """Reads run under the caller's row-level rules (db/migrations/0610_row_security.sql)."""
     principal = current_principal()
-    with get_pool().connection() as conn:
+    with state.pool.connection() as conn:
         row_security.enter(conn, principal)
         return fn(conn, *args)
 
 
 async def get_case(request: Request) -> JSONResponse:
     actor = current_actor()
-    out = await _run(_with_conn, views.case_detail, request.path_params["id"], actor)
+    state = app_state(request)
+    out = await _run(_with_conn, state, views.case_detail, request.path_params["id"], actor, state.cases)
     return JSONResponse(out, headers={"ETag": f'"{out.get("version")}"'} if "version" in out else None)
 
 
 async def get_timeline(request: Request) -> JSONResponse:
-    return JSONResponse(await _run(_with_conn, views.timeline, request.path_params["id"]))
+    return JSONResponse(await _run(_with_conn, app_state(request), views.timeline, request.path_params["id"]))
 
 
 async def list_cases(request: Request) -> JSONResponse:
@@ -170,31 +176,35 @@ async def list_cases(request: Request) -> JSONResponse:
     if unknown:
         raise InvalidInput(f"unknown query parameter {sorted(unknown)[0]}", field=sorted(unknown)[0])
     limit = _int(request, "limit", 100, 1, 1000)
-    rows = await _run(_with_conn, views.list_cases, actor, q.get("state"), q.get("department"), q.get("channel"),
-                      None if closed is None else closed == "true", limit)
+    state = app_state(request)
+    rows = await _run(_with_conn, state, views.list_cases, actor, state.cases, q.get("state"), q.get("department"),
+                      q.get("channel"), None if closed is None else closed == "true", limit)
     return JSONResponse({"cases": rows, "count": len(rows)})
 
 
 async def overdue(request: Request) -> JSONResponse:
     actor = current_actor()
-    rows = await _run(_with_conn, views.overdue, actor, _int(request, "limit", 500, 1, 5000))
+    state = app_state(request)
+    rows = await _run(_with_conn, state, views.overdue, actor, state.cases, _int(request, "limit", 500, 1, 5000))
     return JSONResponse({"cases": rows, "count": len(rows)})
 
 
 async def overview(request: Request) -> JSONResponse:
-    return JSONResponse(await _run(_with_conn, views.overview))
+    return JSONResponse(await _run(_with_conn, app_state(request), views.overview))
 
 
 async def department_queue(request: Request) -> JSONResponse:
     actor = current_actor()
-    rows = await _run(_with_conn, views.department_queue, request.path_params["code"], actor,
+    state = app_state(request)
+    rows = await _run(_with_conn, state, views.department_queue, request.path_params["code"], actor, state.cases,
                       _int(request, "limit", 200, 1, 1000))
     return JSONResponse({"cases": rows, "count": len(rows)})
 
 
 async def officer_tasks(request: Request) -> JSONResponse:
     actor = current_actor()
-    rows = await _run(_with_conn, views.officer_tasks, request.path_params["id"], actor,
+    state = app_state(request)
+    rows = await _run(_with_conn, state, views.officer_tasks, request.path_params["id"], actor, state.cases,
                       _int(request, "limit", 200, 1, 1000))
     return JSONResponse({"cases": rows, "count": len(rows)})
 
@@ -210,16 +220,16 @@ async def upload_attachment(request: Request) -> JSONResponse:
     if upload is None or isinstance(upload, str):
         raise InvalidInput("multipart field `file` is missing", field="file")
     sha, media_type, size = attachments.save(await upload.read(), field="file")
-    await _run(_register, sha, media_type, size, actor.user)
+    await _run(_register, app_state(request), sha, media_type, size, actor.user)
     return JSONResponse({"sha256": sha, "media_type": media_type, "size": size, "url": f"/api/attachments/{sha}"},
                         status_code=201)
 
 
 async def get_attachment(request: Request) -> Response:
     sha = request.path_params["sha"]
-    if not (len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
+    if not attachments.is_sha256(sha):
         raise InvalidInput("not a sha256 digest", field="sha256")
-    content, media_type = await _run(_with_conn, attachments.read, sha)
+    content, media_type = await _run(_with_conn, app_state(request), attachments.read, sha)
     return Response(content, media_type=media_type, headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
 
@@ -227,10 +237,9 @@ async def get_attachment(request: Request) -> Response:
 
 async def list_workflows(request: Request) -> JSONResponse:
     def run(conn):
-        wfmod.ensure_shipped(conn)
-        return [views._jsonable(r) for r in conn.execute(
+        return [views.jsonable(r) for r in conn.execute(
             "SELECT code, version, name, is_active, created_at, created_by FROM workflow ORDER BY code, version").fetchall()]
-    return JSONResponse({"workflows": await _run(_with_conn, run)})
+    return JSONResponse({"workflows": await _run(_with_conn, app_state(request), run)})
 
 
 async def get_workflow(request: Request) -> JSONResponse:
@@ -239,11 +248,12 @@ async def get_workflow(request: Request) -> JSONResponse:
     if version is not None and not version.isdigit():
         raise InvalidInput("version must be a positive integer", field="version")
 
+    state = app_state(request)
+
     def run(conn):
-        wfmod.ensure_shipped(conn)
-        wf = wfmod.get_workflow(conn, code, int(version) if version else None)
+        wf = state.cases.workflows.get(conn, code, int(version) if version else None)
         return {"code": wf.code, "version": wf.version, "name": wf.name, "definition": wf.definition}
-    return JSONResponse(await _run(_with_conn, run))
+    return JSONResponse(await _run(_with_conn, state, run))
 
 
 async def _definition(request: Request):
@@ -266,23 +276,26 @@ async def create_workflow(request: Request) -> JSONResponse:
     definition = await _definition(request)
     activate = request.query_params.get("activate", "false") in ("1", "true")
 
+    state = app_state(request)
+
     def run(conn):
-        wfmod.ensure_shipped(conn)
-        return wfmod.store(conn, definition, activate=activate)
-    return JSONResponse(await _run(_with_conn, run), status_code=201)
+        return wfmod.store(conn, definition, activate=activate, workflows=state.cases.workflows)
+    return JSONResponse(await _run(_with_conn, state, run), status_code=201)
 
 
 async def activate_workflow(request: Request) -> JSONResponse:
     code, version = request.path_params["code"], request.path_params["version"]
 
+    state = app_state(request)
+
     def run(conn):
-        wfmod.activate_version(conn, code, version)
+        wfmod.activate_version(conn, code, version, state.cases.workflows)
         return {"code": code, "version": version, "is_active": True}
-    return JSONResponse(await _run(_with_conn, run))
+    return JSONResponse(await _run(_with_conn, state, run))
 
 
 async def list_rules(request: Request) -> JSONResponse:
-    return JSONResponse({"rules": await _run(_with_conn, lambda conn: conn.execute(
+    return JSONResponse({"rules": await _run(_with_conn, app_state(request), lambda conn: conn.execute(
         "SELECT * FROM workflow_rule ORDER BY id").fetchall())})
 
 
@@ -309,7 +322,6 @@ async def create_rule(request: Request) -> JSONResponse:
     allowed = set(payload)
 
     def run(conn):
-        wfmod.ensure_shipped(conn)
         wfmod.check_rule_target(conn, payload["workflow_code"])
         return conn.execute(
             "INSERT INTO workflow_rule (channel, category_prefix, self_handled, workflow_code, note) "
@@ -317,7 +329,7 @@ async def create_rule(request: Request) -> JSONResponse:
             "ON CONFLICT ON CONSTRAINT workflow_rule_unique DO UPDATE SET workflow_code = EXCLUDED.workflow_code, "
             "note = EXCLUDED.note RETURNING *",
             {k: payload.get(k) for k in allowed}).fetchone()
-    return JSONResponse(await _run(_with_conn, run), status_code=201)
+    return JSONResponse(await _run(_with_conn, app_state(request), run), status_code=201)
 
 
 async def delete_rule(request: Request) -> Response:
@@ -325,7 +337,7 @@ async def delete_rule(request: Request) -> Response:
     def run(conn):
         if conn.execute("DELETE FROM workflow_rule WHERE id = %s RETURNING id", [request.path_params["id"]]).fetchone() is None:
             raise NotFound("no such rule", field="id")
-    await _run(_with_conn, run)
+    await _run(_with_conn, app_state(request), run)
     return Response(status_code=204)
 
 

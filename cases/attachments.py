@@ -10,7 +10,12 @@ from civicgrid.errors import InvalidInput, NotFound, PayloadTooLarge
 from civicgrid.settings import get_settings
 
 MAX_BYTES = 10 * 1024 * 1024
-SHA_RE = r"^[0-9a-f]{64}$"
+HEX = frozenset("0123456789abcdef")
+
+
+def is_sha256(text: str) -> bool:
+    """A sha256 hex digest in lower case: how photos are named (and nothing else can be a path)."""
+    return isinstance(text, str) and len(text) == 64 and HEX.issuperset(text)
 
 
 def sniff(head: bytes) -> str | None:

@@ -4,6 +4,8 @@ Working periods per day come from the `work_calendar` table; which days are work
 from `calendar_override` (local decisions) first, then `chinese-calendar` (public holidays and the
 make-up working Saturdays/Sundays, 调休), then Monday–Friday for years chinese-calendar does not know.
 A working day as a time-limit unit is the length of one full working day (e.g. 7.5 h).
+`step_times` and `deadline_from` turn a workflow's time limits into a step's yellow and red marks,
+for intake and transitions alike.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import chinese_calendar
 from civicgrid.errors import InvalidInput
 
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|wd)\s*$")
-UNIT_MINUTES = {"m": 1, "min": 1, "h": 60}
+WARN_SHARE = 0.8   # a step turns yellow when 80 % of its working time has passed
 
 
 def parse_duration(text: str, field_name: str = "time_limit") -> tuple[float, str]:
@@ -106,3 +108,28 @@ def load_calendar(conn, code: str = "default") -> WorkCalendar:
     row = conn.execute("SELECT periods, timezone FROM work_calendar WHERE code = %s", [code]).fetchone()
     overrides = conn.execute("SELECT day, is_workday FROM calendar_override").fetchall()
     return WorkCalendar.from_rows(row, overrides)
+
+
+def step_times(cal: WorkCalendar, wf, state: str, category: str | None, urgency: str | None,
+               start: datetime) -> dict:
+    """Entering `state` of workflow `wf` at `start`: when the step started, when it turns yellow
+    (80 % of its time limit) and when it is due; no deadline for closed states or states without a limit."""
+    limit = wf.time_limit(state, category, urgency)
+    if limit is None or wf.is_closed(state):
+        return {"step_started_at": start, "step_warn_at": None, "step_deadline_at": None}
+    minutes = cal.to_minutes(*limit)
+    return {"step_started_at": start, "step_warn_at": cal.add(start, minutes * WARN_SHARE),
+            "step_deadline_at": cal.add(start, minutes)}
+
+
+def deadline_from(cal: WorkCalendar, start: datetime, deadline: datetime) -> dict:
+    """A step due at a given instant (an explicit deadline, an extension): its yellow mark at 80 %
+    of the working time from `start`; at the deadline itself when no working time lies between."""
+    total = cal.working_minutes(start, deadline)
+    return {"step_deadline_at": deadline,
+            "step_warn_at": cal.add(start, total * WARN_SHARE) if total else deadline}
+
+
+def iso(value):
+    """Datetimes as ISO 8601 text (event data, answers); anything else as it is."""
+    return value.isoformat() if isinstance(value, datetime) else value

@@ -1,9 +1,8 @@
 """Category resolution (问题类别): GB/T 47678.5 codes as they are, CJ/T 214 codes mapped through the
 `catalog_mapping` table; a component class becomes the matter (事项) of the same code when there is one.
-The catalogs are small and change only by migration, so they are cached per database."""
+The catalogs are small and change only by migration: the app state caches them (cases/cache.py)."""
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 from civicgrid.errors import InvalidInput
@@ -59,17 +58,3 @@ class Catalog:
 
     def related_codes(self, cat: Category) -> list[str]:
         return sorted(self.related.get((cat.standard, cat.kind, cat.code), ()))
-
-
-_catalogs: dict[str, Catalog] = {}
-_lock = threading.Lock()
-
-
-def get_catalog(conn) -> Catalog:
-    key = f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
-    cat = _catalogs.get(key)
-    if cat is None:
-        cat = Catalog(conn)
-        with _lock:
-            _catalogs[key] = cat
-    return cat

@@ -1,4 +1,5 @@
-"""`civicgrid cases …`: the timer worker, loading the shipped workflows, demo cameras."""
+"""`civicgrid cases …`: the timer worker, demo cameras, deadlines for bulk-loaded cases.
+(The shipped workflows are installed by `civicgrid db migrate`.)"""
 from __future__ import annotations
 
 import click
@@ -6,7 +7,7 @@ import click
 
 @click.group()
 def cases():
-    """Cases: timers, workflows, cameras."""
+    """Cases: timers, cameras, deadlines."""
 
 
 @cases.command()
@@ -24,19 +25,6 @@ def worker(interval, once):
         run_forever(interval=interval)
     except KeyboardInterrupt:
         pass
-
-
-@cases.command("load-workflows")
-def load_workflows():
-    """Load the shipped workflows into a database that does not have them yet."""
-    from civicgrid.cases.workflow import ensure_shipped
-    from civicgrid.db import transaction
-
-    with transaction() as conn:
-        ensure_shipped(conn)
-        rows = conn.execute("SELECT code, version, is_active FROM workflow ORDER BY code, version").fetchall()
-    for r in rows:
-        click.echo(f"{r['code']:>15} v{r['version']}{' (active)' if r['is_active'] else ''}")
 
 
 @cases.command("seed-cameras")

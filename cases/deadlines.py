@@ -3,13 +3,12 @@ computes step_warn_at / step_deadline_at from each case's workflow and the worki
 writes the matching timers. Cases that already have a deadline are left alone."""
 from __future__ import annotations
 
-from civicgrid.cases import workflow as wfmod
-from civicgrid.cases.intake import step_times
-from civicgrid.cases.calendar import load_calendar
+from civicgrid.cases.calendar import load_calendar, step_times
+from civicgrid.cases.workflow import WorkflowCache
 
 
 def backfill(conn) -> int:
-    wfmod.ensure_shipped(conn)
+    workflows = WorkflowCache()
     cal = load_calendar(conn)
     rows = conn.execute(
         "SELECT id, workflow, coalesce(workflow_version, 1) AS v, state, category_code, urgency, "
@@ -18,7 +17,7 @@ def backfill(conn) -> int:
     updates = []
     for r in rows:
         try:
-            wf = wfmod.get_workflow(conn, r["workflow"], r["v"])
+            wf = workflows.get(conn, r["workflow"], r["v"])
         except Exception:  # a workflow this database does not know: leave the case as it is
             continue
         t = step_times(cal, wf, r["state"], r["category_code"], r["urgency"], r["started"])

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time as _time
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Annotated, Literal
 
 import psycopg
@@ -19,14 +17,18 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from civicgrid.cases import workflow as wfmod
-from civicgrid.cases.calendar import WorkCalendar, load_calendar
-from civicgrid.cases.catalog import get_catalog
+from civicgrid.cases.attachments import check_known
+from civicgrid.cases.cache import CasesCache
+from civicgrid.cases.calendar import iso, step_times
+from civicgrid.cases.catalog import Catalog, Category
 from civicgrid.cases.roles import INTAKE_ROLES, Actor, require_role
+from civicgrid.db import load_sql
 from civicgrid.errors import Conflict, InvalidInput
 
-SQL_DIR = Path(__file__).with_name("sql")
-ENRICH_SQL = (SQL_DIR / "enrich.sql").read_text()
-INSERT_SQL = (SQL_DIR / "insert_case.sql").read_text()
+PACKAGE = "civicgrid.cases"
+UNLOCATED_CHANNELS = ("hotline", "district", "public")   # may enter without a place (needs_location, 待定位)
+LOCATION_FIELDS = {"coordinates": "lon", "component": "component_id", "camera": "camera_code"}
+PHOTO_FIELDS = {"photo": "photos", "before": "photos_before", "after": "photos_after", "snapshot": "snapshot"}
 
 Sha = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
@@ -99,33 +101,6 @@ def check_channel(req: IntakeIn, actor: Actor) -> None:
         raise InvalidInput("only a patrol report can be self-handled", field="self_handled")
 
 
-_calendars: dict[str, tuple[float, WorkCalendar]] = {}
-
-
-def calendar_for(conn) -> WorkCalendar:
-    key = f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
-    hit = _calendars.get(key)
-    if hit and _time.monotonic() - hit[0] < 30:
-        return hit[1]
-    cal = load_calendar(conn)
-    _calendars[key] = (_time.monotonic(), cal)
-    return cal
-
-
-def step_times(cal: WorkCalendar, wf: wfmod.Workflow, state: str, category: str | None, urgency: str | None,
-               start: datetime) -> dict:
-    limit = wf.time_limit(state, category, urgency)
-    if limit is None or wf.is_closed(state):
-        return {"step_started_at": start, "step_warn_at": None, "step_deadline_at": None}
-    minutes = cal.to_minutes(*limit)
-    return {"step_started_at": start, "step_warn_at": cal.add(start, minutes * 0.8),
-            "step_deadline_at": cal.add(start, minutes)}
-
-
-def _iso(v):
-    return v.isoformat() if isinstance(v, datetime) else v
-
-
 def idempotency_key(req: IntakeIn, header_key: str | None) -> str | None:
     if header_key:
         if not 1 <= len(header_key) <= 200:
@@ -145,7 +120,8 @@ def _replay_answer(conn, key: str, request_hash: str) -> dict | None:
     return row["response"]
 
 
-def intake(pool, payload: dict, actor: Actor, header_key: str | None = None) -> tuple[dict, bool]:
+def intake(pool, payload: dict, actor: Actor, header_key: str | None = None,
+           cache: CasesCache | None = None) -> tuple[dict, bool]:
     """Create a case; returns (answer, created). A repeated key returns the first answer, created False."""
     req = parse(payload)
     check_channel(req, actor)
@@ -158,7 +134,7 @@ def intake(pool, payload: dict, actor: Actor, header_key: str | None = None) -> 
             return answer, False
     try:
         with pool.connection() as conn:
-            return _intake_tx(conn, req, actor, key, request_hash), True
+            return _intake_tx(conn, req, actor, key, request_hash, cache or CasesCache()), True
     except psycopg.errors.UniqueViolation:
         # a concurrent twin won the race; its answer is committed now
         if key:
@@ -169,22 +145,38 @@ def intake(pool, payload: dict, actor: Actor, header_key: str | None = None) -> 
         raise Conflict("a case with this external_id already exists on this channel", field="external_id") from None
 
 
-def _intake_tx(conn, req: IntakeIn, actor: Actor, key: str | None, request_hash: str) -> dict:
-    wfmod.ensure_shipped(conn)
-    catalog = get_catalog(conn)
-    now = datetime.now(timezone.utc)
+def _intake_tx(conn, req: IntakeIn, actor: Actor, key: str | None, request_hash: str, cache: CasesCache) -> dict:
+    """resolve the category → locate → check the photos → build the row → insert → answer."""
+    category, reported = resolve_category(conn, req, cache.catalog(conn))
+    place = locate(conn, req, actor, category)
+    wf = cache.workflows.get(conn, place["workflow_code"] or "standard")
+    attachments = check_photos(conn, req, wf)
+    case = build_row(req, actor, category, reported, place, wf, attachments, cache, conn)
+    created = insert(conn, case, commit=not key)
+    answer = build_answer(req, category, reported, place, wf, case, created)
+    if key:
+        conn.execute("INSERT INTO intake_idempotency (key, request_hash, case_id, response) VALUES (%s, %s, %s, %s)",
+                     [key, request_hash, created["id"], Jsonb(answer)])
+    return answer
 
-    comp_row = None
+
+def resolve_category(conn, req: IntakeIn, catalog: Catalog) -> tuple[Category, Category | None]:
+    """The category the case gets (GB/T 47678.5; a component's class for component reports) and,
+    when it was mapped from CJ/T 214, the category as reported."""
+    comp = None
     if req.component_id:
-        comp_row = conn.execute("SELECT id, standard, type_code FROM component WHERE id = %s", [req.component_id]).fetchone()
-        if comp_row is None:
+        comp = conn.execute("SELECT standard, type_code FROM component WHERE id = %s", [req.component_id]).fetchone()
+        if comp is None:
             raise InvalidInput(f"unknown component {req.component_id}", field="component_id")
     if req.category_code:
-        category, reported = catalog.resolve(req.category_code, req.standard, req.category_kind)
-    else:
-        category, reported = catalog.resolve(comp_row["type_code"], comp_row["standard"], "component", field="component_id")
+        return catalog.resolve(req.category_code, req.standard, req.category_kind)
+    return catalog.resolve(comp["type_code"], comp["standard"], "component", field="component_id")
 
-    row = conn.execute(ENRICH_SQL, {
+
+def locate(conn, req: IntakeIn, actor: Actor, category: Category) -> dict:
+    """Where the case is and who is responsible (sql/enrich.sql), with the channel's rules about
+    a case without a location and one outside the town."""
+    row = conn.execute(load_sql(PACKAGE, "enrich.sql"), {
         "component_id": req.component_id, "camera_code": req.camera_code, "address": req.address,
         "lon": req.lon, "lat": req.lat, "standard": category.standard, "kind": category.kind, "code": category.code,
         "channel": req.channel, "self_handled": req.self_handled, "urgency": req.urgency,
@@ -194,82 +186,94 @@ def _intake_tx(conn, req: IntakeIn, actor: Actor, key: str | None, request_hash:
         raise InvalidInput(f"unknown urgency {req.urgency!r}", field="urgency")
     if req.camera_code and row["camera_code"] is None:
         raise InvalidInput(f"unknown or inactive camera {req.camera_code}", field="camera_code")
-    needs_location = row["lon"] is None
-    if needs_location and req.channel not in ("hotline", "district", "public"):
+    row["needs_location"] = row["lon"] is None
+    if row["needs_location"] and req.channel not in UNLOCATED_CHANNELS:
         raise InvalidInput("no location for this report", field="lon")
-    if not needs_location and row["town_code"] is None:
-        field = {"coordinates": "lon", "component": "component_id", "camera": "camera_code"}.get(
-            row["location_source"].split(":")[0], "address")
-        raise InvalidInput("the location lies outside the town", field=field)
+    if not row["needs_location"] and row["town_code"] is None:
+        source = row["location_source"].split(":")[0]
+        raise InvalidInput("the location lies outside the town", field=LOCATION_FIELDS.get(source, "address"))
     if req.channel == "patrol" and row["reporter_officer_id"] is None and req.reporter_officer_code:
         raise InvalidInput(f"unknown officer {req.reporter_officer_code}", field="reporter_officer_code")
+    if (row["town_code"] or row["default_town_code"]) is None:
+        raise InvalidInput("no town is configured in the database", field="lon")
+    return row
 
-    wf = wfmod.get_workflow(conn, row["workflow_code"] or "standard")
-    need = wf.intake_photos()
+
+def check_photos(conn, req: IntakeIn, wf: wfmod.Workflow) -> list[dict]:
+    """The photos the workflow needs at intake, each already uploaded; → attachment rows."""
     given = {"photo": req.photos, "before": req.photos_before, "after": req.photos_after, "snapshot": req.snapshot}
-    for role, count in need.items():
+    for role, count in wf.intake_photos().items():
         if len(given[role]) < count:
-            name = "photos" if role == "photo" else ("snapshot" if role == "snapshot" else f"photos_{role}")
-            raise InvalidInput(f"workflow {wf.code} needs at least {count} {role} photo(s) at intake", field=name)
+            raise InvalidInput(f"workflow {wf.code} needs at least {count} {role} photo(s) at intake",
+                               field=PHOTO_FIELDS[role])
     attachments = [{"sha256": s, "role": r} for r, shas in given.items() for s in dict.fromkeys(shas)]
-    from civicgrid.cases.attachments import check_known
-
     check_known(conn, [a["sha256"] for a in attachments], "photos")
+    return attachments
 
+
+def build_row(req: IntakeIn, actor: Actor, category: Category, reported: Category | None, place: dict,
+              wf: wfmod.Workflow, attachments: list[dict], cache: CasesCache, conn) -> dict:
+    """The parameters of sql/insert_case.sql; the columns the workflow owns also go into the
+    `report` event's data.set, so the row can be replayed from its events."""
+    now = datetime.now(timezone.utc)
+    cal = cache.calendar(conn)
     state = wf.initial_state(req.channel)
     closed = wf.is_closed(state)
-    times = step_times(calendar_for(conn), wf, state, category.code, req.urgency, now)
     projected = {
         "state": state, "is_closed": closed, "workflow": wf.code, "workflow_version": wf.version,
-        "department_code": row["department_code"], "filed_at": None, "dispatched_at": None, "deadline_at": None,
+        "department_code": place["department_code"], "filed_at": None, "dispatched_at": None, "deadline_at": None,
         "closed_at": now if closed else None, "duplicate_of": None, "postpone_pending": False,
         "urge_count": 0, "supervise_count": 0, "rework_count": 0, "self_handled": req.self_handled,
-        "needs_location": needs_location, "unit_grid_code": row["unit_grid_code"],
-        "community_code": row["community_code"], "responsibility_grid_code": row["responsibility_grid_code"],
-        "officer_id": row["officer_id"], **times,
+        "needs_location": place["needs_location"], "unit_grid_code": place["unit_grid_code"],
+        "community_code": place["community_code"], "responsibility_grid_code": place["responsibility_grid_code"],
+        "officer_id": place["officer_id"], **step_times(cal, wf, state, category.code, req.urgency, now),
     }
-    params = {
+    return {
         **projected, "channel": req.channel, "standard": category.standard, "kind": category.kind,
-        "code": category.code, "component_id": row["component_id"], "urgency": req.urgency,
+        "code": category.code, "component_id": place["component_id"], "urgency": req.urgency,
         "description": req.description, "address": req.address,
-        "reporter_officer_id": row["reporter_officer_id"],
+        "reporter_officer_id": place["reporter_officer_id"],
         "reporter_name": req.reporter_name, "reporter_phone": req.reporter_phone, "external_id": req.external_id,
-        "now": now, "lon": row["lon"], "lat": row["lat"],
+        "now": now, "lon": place["lon"], "lat": place["lat"],
         "reported_standard": reported.standard if reported else None, "reported_code": reported.code if reported else None,
-        "camera_code": row["camera_code"], "town_code": row["town_code"] or row["default_town_code"],
-        "day": now.astimezone(calendar_for(conn).tz).date(), "actor": actor.user, "role": actor.role,
-        "comment": None, "attachments": Jsonb(attachments), "related": catalog.related_codes(category),
-        "event_data": Jsonb({"set": {k: _iso(v) for k, v in projected.items()},
-                             "location_source": row["location_source"]}),
+        "camera_code": place["camera_code"], "town_code": place["town_code"] or place["default_town_code"],
+        "day": now.astimezone(cal.tz).date(), "actor": actor.user, "role": actor.role,
+        "comment": None, "attachments": Jsonb(attachments), "related": cache.catalog(conn).related_codes(category),
+        "event_data": Jsonb({"set": {k: iso(v) for k, v in projected.items()},
+                             "location_source": place["location_source"]}),
     }
-    if params["town_code"] is None:
-        raise InvalidInput("no town is configured in the database", field="lon")
-    # The day's counter row stays locked from this statement to the commit, serialising intakes of
-    # the town: without an idempotency record to write, the COMMIT rides in the same round trip.
+
+
+def insert(conn, case: dict, commit: bool) -> dict:
+    """Case number, case, event, photos, timers and duplicate suggestions in one statement.
+
+    The day's counter row stays locked from this statement to the commit, serialising intakes of
+    the town: without an idempotency record to write (`commit`), the COMMIT rides in the same round trip."""
     with conn.pipeline():
-        cur = conn.execute(INSERT_SQL, params)
-        if not key:
+        cur = conn.execute(load_sql(PACKAGE, "insert_case.sql"), case)
+        if commit:
             conn.commit()
-    created = cur.fetchone()
-    answer = {
+    return cur.fetchone()
+
+
+def build_answer(req: IntakeIn, category: Category, reported: Category | None, place: dict, wf: wfmod.Workflow,
+                 case: dict, created: dict) -> dict:
+    located = not place["needs_location"]
+    return {
         "id": created["id"], "case_number": created["case_number"], "version": 1,
-        "channel": req.channel, "state": state, "state_name": wf.state_name(state), "is_closed": closed,
-        "workflow": wf.code, "workflow_version": wf.version,
+        "channel": req.channel, "state": case["state"], "state_name": wf.state_name(case["state"]),
+        "is_closed": case["is_closed"], "workflow": wf.code, "workflow_version": wf.version,
         "category": {"standard": category.standard, "kind": category.kind, "code": category.code,
                      "name": category.name, "major_name": category.major_name},
         "reported_category": ({"standard": reported.standard, "kind": reported.kind, "code": reported.code,
                                "name": reported.name} if reported else None),
         "urgency": req.urgency,
-        "location": None if needs_location else {"lon": row["lon"], "lat": row["lat"], "source": row["location_source"]},
-        "needs_location": needs_location,
-        "unit_grid_code": row["unit_grid_code"], "community_code": row["community_code"],
-        "responsibility_grid_code": row["responsibility_grid_code"], "officer_id": row["officer_id"],
-        "department_code": row["department_code"], "component_id": row["component_id"],
-        "camera_code": row["camera_code"], "external_id": req.external_id,
-        "reported_at": now.isoformat(), "step_deadline_at": _iso(times["step_deadline_at"]),
+        "location": {"lon": place["lon"], "lat": place["lat"], "source": place["location_source"]} if located else None,
+        "needs_location": place["needs_location"],
+        "unit_grid_code": place["unit_grid_code"], "community_code": place["community_code"],
+        "responsibility_grid_code": place["responsibility_grid_code"], "officer_id": place["officer_id"],
+        "department_code": place["department_code"], "component_id": place["component_id"],
+        "camera_code": place["camera_code"], "external_id": req.external_id,
+        "reported_at": case["now"].isoformat(), "step_deadline_at": iso(case["step_deadline_at"]),
         "duplicates": created["duplicates"],
     }
-    if key:
-        conn.execute("INSERT INTO intake_idempotency (key, request_hash, case_id, response) VALUES (%s, %s, %s, %s)",
-                     [key, request_hash, created["id"], Jsonb(answer)])
-    return answer

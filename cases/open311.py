@@ -15,10 +15,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from civicgrid.cases import intake
-from civicgrid.cases import workflow as wfmod
-from civicgrid.cases.pool import get_pool
 from civicgrid.cases.roles import Actor
 from civicgrid.errors import CivicgridError, InvalidInput, NotFound
+from civicgrid.state import AppState, app_state
 
 GBT = "GB/T 47678.5-2026"
 
@@ -53,7 +52,7 @@ def _guard(handler):
     return wrapped
 
 
-def _services(conn):
+def _services(conn, state: AppState):
     return [{"service_code": r["code"], "service_name": r["name"], "description": r["name"], "metadata": False,
              "type": "realtime", "keywords": r["major_name"], "group": r["major_name"]}
             for r in conn.execute("SELECT code, name, major_name FROM code_catalog WHERE standard = %s AND kind = 'matter' "
@@ -63,14 +62,14 @@ def _services(conn):
 @_guard
 async def services(request: Request) -> Response:
     fmt = _fmt(request)
-    return _render(await run_in_threadpool(_with, _services), fmt, "services", "service")
+    return _render(await run_in_threadpool(_with, app_state(request), _services), fmt, "services", "service")
 
 
 @_guard
 async def service_definition(request: Request) -> Response:
     fmt = _fmt(request)
     code = request.path_params["code"]
-    found = [s for s in await run_in_threadpool(_with, _services) if s["service_code"] == code]
+    found = [s for s in await run_in_threadpool(_with, app_state(request), _services) if s["service_code"] == code]
     if not found:
         raise NotFound(f"service {code} not found", field="service_code")
     if fmt == "json":
@@ -78,9 +77,9 @@ async def service_definition(request: Request) -> Response:
     return _render([{"service_code": code}], fmt, "service_definition", "attributes")
 
 
-def _with(fn, *args):
-    with get_pool().connection() as conn:
-        return fn(conn, *args)
+def _with(state: AppState, fn, *args):
+    with state.pool.connection() as conn:
+        return fn(conn, state, *args)
 
 
 REQUEST_SQL = """
@@ -96,12 +95,13 @@ ORDER BY c.reported_at DESC LIMIT 1000
 """
 
 
-def _requests(conn, where: str, params: dict) -> list[dict]:
+def _requests(conn, state: AppState, where: str, params: dict) -> list[dict]:
     out = []
     # `where` is one of the fixed clauses of this module; values travel as parameters
     for r in conn.execute(REQUEST_SQL.replace("{where}", where), params).fetchall():
         try:
-            state_name = wfmod.get_workflow(conn, r["workflow"], r["workflow_version"] or 1).state_name(r["state"])
+            wf = state.cases.workflows.get(conn, r["workflow"], r["workflow_version"] or 1)
+            state_name = wf.state_name(r["state"])
         except NotFound:
             state_name = r["state"]
         out.append({
@@ -138,7 +138,8 @@ async def get_requests(request: Request) -> Response:
         raise InvalidInput(f"unknown parameter {sorted(unknown)[0]}", field=sorted(unknown)[0])
     if q.get("service_request_id"):
         ids = [s.strip() for s in q["service_request_id"].split(",") if s.strip()][:100]
-        rows = await run_in_threadpool(_with, _requests, "c.case_number = ANY(%(ids)s)", {"ids": ids})
+        rows = await run_in_threadpool(_with, app_state(request), _requests, "c.case_number = ANY(%(ids)s)",
+                                       {"ids": ids})
         return _render(rows, fmt, "service_requests", "request")
     end = _date(q.get("end_date"), "end_date") or datetime.now(timezone.utc)
     start = _date(q.get("start_date"), "start_date") or end - timedelta(days=90)
@@ -153,13 +154,15 @@ async def get_requests(request: Request) -> Response:
     if q.get("service_code"):
         where += " AND c.category_code = ANY(%(codes)s)"
         params["codes"] = q["service_code"].split(",")
-    return _render(await run_in_threadpool(_with, _requests, where, params), fmt, "service_requests", "request")
+    return _render(await run_in_threadpool(_with, app_state(request), _requests, where, params), fmt,
+                   "service_requests", "request")
 
 
 @_guard
 async def get_request(request: Request) -> Response:
     fmt = _fmt(request)
-    rows = await run_in_threadpool(_with, _requests, "c.case_number = %(id)s", {"id": request.path_params["id"]})
+    rows = await run_in_threadpool(_with, app_state(request), _requests, "c.case_number = %(id)s",
+                                   {"id": request.path_params["id"]})
     if not rows:
         raise NotFound(f"service request {request.path_params['id']} not found", field="service_request_id")
     return _render(rows, fmt, "service_requests", "request")
@@ -186,8 +189,9 @@ async def post_request(request: Request) -> Response:
     if f.get("phone"):
         payload["reporter_phone"] = f["phone"]
     payload = {k: v for k, v in payload.items() if v not in (None, "")}
-    answer, _ = await run_in_threadpool(intake.intake, get_pool(), payload, Actor("open311", "public"),
-                                        request.headers.get("idempotency-key"))
+    state = app_state(request)
+    answer, _ = await run_in_threadpool(intake.intake, state.pool, payload, Actor("open311", "public"),
+                                        request.headers.get("idempotency-key"), state.cases)
     notice = "已受理，等待网格员核实" if answer["state"] == "verifying" else "已受理"
     return _render([{"service_request_id": answer["case_number"], "service_notice": notice, "account_id": None}],
                    fmt, "service_requests", "request", 201)

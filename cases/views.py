@@ -6,7 +6,7 @@ from datetime import datetime
 
 from psycopg import sql
 
-from civicgrid.cases import workflow as wfmod
+from civicgrid.cases.cache import CasesCache
 from civicgrid.cases.roles import Actor
 from civicgrid.errors import NotFound
 
@@ -29,24 +29,23 @@ LIST_COLUMNS = f"""c.id, c.case_number, c.channel, c.standard, c.category_kind, 
 FROM = "FROM cases c LEFT JOIN code_catalog k ON (k.standard, k.kind, k.code) = (c.standard, c.category_kind, c.category_code)"
 
 
-def _jsonable(row: dict) -> dict:
+def jsonable(row: dict) -> dict:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
 
 
-def _decorate(conn, row: dict, actor: Actor) -> dict:
+def _decorate(conn, row: dict, actor: Actor, cache: CasesCache) -> dict:
     try:
-        wf = wfmod.get_workflow(conn, row["workflow"], row["workflow_version"] or 1)
+        wf = cache.workflows.get(conn, row["workflow"], row["workflow_version"] or 1)
         row["state_name"] = wf.state_name(row["state"])
         row["actions"] = [] if row["is_closed"] else wf.actions_for(row["state"], actor.roles)
     except NotFound:
         row["state_name"], row["actions"] = row["state"], []
     if not actor.is_staff:
         row = {k: row.get(k) for k in PUBLIC_FIELDS}
-    return _jsonable(row)
+    return jsonable(row)
 
 
-def case_detail(conn, case_id: int, actor: Actor, with_timeline: bool = True) -> dict:
-    wfmod.ensure_shipped(conn)
+def case_detail(conn, case_id: int, actor: Actor, cache: CasesCache, with_timeline: bool = True) -> dict:
     row = conn.execute(f"""SELECT {LIST_COLUMNS},
             (SELECT coalesce(jsonb_agg(jsonb_build_object('id', d.candidate_id, 'case_number', o.case_number,
                     'state', o.state, 'is_closed', o.is_closed, 'distance_m', d.distance_m, 'reason', d.reason)
@@ -57,7 +56,7 @@ def case_detail(conn, case_id: int, actor: Actor, with_timeline: bool = True) ->
     if row is None:
         raise NotFound(f"case {case_id} not found", field="id")
     duplicates, merged = row.pop("duplicates"), row.pop("merged_here")
-    out = _decorate(conn, row, actor)
+    out = _decorate(conn, row, actor, cache)
     out["duplicates"], out["merged_here"] = duplicates, merged
     if actor.is_staff and with_timeline:
         out["timeline"] = timeline(conn, case_id)
@@ -73,55 +72,55 @@ def timeline(conn, case_id: int) -> list[dict]:
            FROM case_event e WHERE e.case_id = %s ORDER BY e.seq""", [case_id]).fetchall()
     if not rows and not conn.execute("SELECT 1 FROM cases WHERE id = %s", [case_id]).fetchone():
         raise NotFound(f"case {case_id} not found", field="id")
-    return [_jsonable(r) for r in rows]
+    return [jsonable(r) for r in rows]
 
 
-def _states_for(conn, role: str) -> list[tuple[str, str]]:
-    """(workflow, state) pairs in which `role` has something to do, from the active definitions."""
-    wfmod.ensure_shipped(conn)
+def _states_for(conn, role: str, cache: CasesCache) -> list[tuple[str, str]]:
+    """(workflow, state) pairs in which `role` has something to do, from every stored version."""
     pairs = []
     for r in conn.execute("SELECT code, version FROM workflow").fetchall():
-        wf = wfmod.get_workflow(conn, r["code"], r["version"])
+        wf = cache.workflows.get(conn, r["code"], r["version"])
         pairs += [(wf.code, s) for s in wf.states_for_role(role)]
     return sorted(set(pairs))
 
 
-def _listing(conn, where: sql.Composable, params: dict, actor: Actor, limit: int, order: str = "c.step_deadline_at NULLS LAST, c.id") -> list[dict]:
+def _listing(conn, where: sql.Composable, params: dict, actor: Actor, cache: CasesCache, limit: int,
+             order: str = "c.step_deadline_at NULLS LAST, c.id") -> list[dict]:
     q = sql.SQL("SELECT " + LIST_COLUMNS + " " + FROM + " WHERE {} ORDER BY " + order + " LIMIT %(limit)s").format(where)
-    return [_decorate(conn, r, actor) for r in conn.execute(q, {**params, "limit": limit}).fetchall()]
+    return [_decorate(conn, r, actor, cache) for r in conn.execute(q, {**params, "limit": limit}).fetchall()]
 
 
-def department_queue(conn, department_code: str, actor: Actor, limit: int = 200) -> list[dict]:
-    pairs = _states_for(conn, "department_handler")
+def department_queue(conn, department_code: str, actor: Actor, cache: CasesCache, limit: int = 200) -> list[dict]:
+    pairs = _states_for(conn, "department_handler", cache)
     return _listing(conn, sql.SQL("NOT c.is_closed AND c.department_code = %(d)s "
                                   "AND (c.workflow, c.state) IN (SELECT * FROM unnest(%(w)s::text[], %(s)s::text[]))"),
-                    {"d": department_code, "w": [p[0] for p in pairs], "s": [p[1] for p in pairs]}, actor, limit)
+                    {"d": department_code, "w": [p[0] for p in pairs], "s": [p[1] for p in pairs]}, actor, cache, limit)
 
 
-def officer_tasks(conn, officer_id: int, actor: Actor, limit: int = 200) -> list[dict]:
-    pairs = _states_for(conn, "grid_officer")
+def officer_tasks(conn, officer_id: int, actor: Actor, cache: CasesCache, limit: int = 200) -> list[dict]:
+    pairs = _states_for(conn, "grid_officer", cache)
     return _listing(conn, sql.SQL("NOT c.is_closed AND c.officer_id = %(o)s "
                                   "AND (c.workflow, c.state) IN (SELECT * FROM unnest(%(w)s::text[], %(s)s::text[]))"),
-                    {"o": officer_id, "w": [p[0] for p in pairs], "s": [p[1] for p in pairs]}, actor, limit)
+                    {"o": officer_id, "w": [p[0] for p in pairs], "s": [p[1] for p in pairs]}, actor, cache, limit)
 
 
-def overdue(conn, actor: Actor, limit: int = 500) -> list[dict]:
-    return _listing(conn, sql.SQL("NOT c.is_closed AND c.step_deadline_at < now()"), {}, actor, limit)
+def overdue(conn, actor: Actor, cache: CasesCache, limit: int = 500) -> list[dict]:
+    return _listing(conn, sql.SQL("NOT c.is_closed AND c.step_deadline_at < now()"), {}, actor, cache, limit)
 
 
-def list_cases(conn, actor: Actor, state: str | None, department: str | None, channel: str | None,
-               is_closed: bool | None, limit: int) -> list[dict]:
+def list_cases(conn, actor: Actor, cache: CasesCache, state: str | None, department: str | None,
+               channel: str | None, is_closed: bool | None, limit: int) -> list[dict]:
     clauses, params = [sql.SQL("true")], {}
     for col, val in (("state", state), ("department_code", department), ("channel", channel), ("is_closed", is_closed)):
         if val is not None:
             clauses.append(sql.SQL("c.{} = {}").format(sql.Identifier(col), sql.Placeholder(col)))
             params[col] = val
-    return _listing(conn, sql.SQL(" AND ").join(clauses), params, actor, limit, order="c.id DESC")
+    return _listing(conn, sql.SQL(" AND ").join(clauses), params, actor, cache, limit, order="c.id DESC")
 
 
 def overview(conn) -> dict:
     """The leaders' overview (领导总览): counts by state, department and category; overdue; today."""
-    q = lambda text, p=None: [_jsonable(r) for r in conn.execute(text, p or {}).fetchall()]  # noqa: E731
+    q = lambda text, p=None: [jsonable(r) for r in conn.execute(text, p or {}).fetchall()]  # noqa: E731
     return {
         "by_state": q("SELECT workflow, state, count(*) AS n FROM cases GROUP BY 1, 2 ORDER BY 1, 2"),
         "by_department": q("""SELECT c.department_code, d.name, count(*) FILTER (WHERE NOT c.is_closed) AS open,

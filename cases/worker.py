@@ -70,11 +70,9 @@ def start_background(url: str | None = None, interval: float = 15.0) -> threadin
 
 
 @contextlib.asynccontextmanager
-async def lifespan(app):
-    """Starlette lifespan that runs the timer worker beside the app (every CIVICGRID_TIMER_INTERVAL seconds)."""
-    from civicgrid.settings import get_settings
-
-    stop = start_background(interval=get_settings().timer_interval)
+async def lifespan(state):
+    """The timer worker beside the app (every CIVICGRID_TIMER_INTERVAL seconds), for its lifetime."""
+    stop = start_background(state.settings.dsn, interval=state.settings.timer_interval)
     try:
         yield
     finally:

@@ -18,6 +18,7 @@ from typing import Any
 
 import jsonschema
 import yaml
+from psycopg.types.json import Jsonb
 
 from civicgrid.cases.calendar import parse_duration
 from civicgrid.cases.expr import Guard, GuardError
@@ -312,73 +313,61 @@ def shipped_definitions() -> list[dict]:
 
 # ---------------------------------------------------------------- storage
 
-_cache: dict[tuple[str, str, int], Workflow] = {}
-_active: dict[str, tuple[float, dict[str, int]]] = {}
-_shipped_ok: set[str] = set()
-_lock = threading.Lock()
-ACTIVE_TTL = 2.0  # seconds; activation in this process clears it at once
+ACTIVE_TTL = 2.0  # seconds another process's activation takes to be seen; this process's is seen at once
 
 
-def _db(conn) -> str:
-    return f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
-
-
-def ensure_shipped(conn) -> None:
-    """Load the shipped workflows (version 1, active) into a database that has none of them yet.
-
-    The database is only marked as done once it already holds them, so a load rolled back with the
-    caller's transaction is simply done again next time."""
-    key = _db(conn)
-    if key in _shipped_ok:
-        return
+def install_shipped(conn) -> list[str]:
+    """Store the shipped workflows (version 1, active) whose code the database does not hold yet;
+    run by `civicgrid db migrate`. Returns the codes installed."""
     existing = {r["code"] for r in conn.execute("SELECT DISTINCT code FROM workflow").fetchall()}
     missing = [d for d in shipped_definitions() if d["code"] not in existing]
     for definition in missing:
         compile_definition(definition)
         conn.execute("INSERT INTO workflow (code, version, name, definition, is_active) "
                      "VALUES (%s, 1, %s, %s, true) ON CONFLICT DO NOTHING",
-                     [definition["code"], definition["name"], _json(definition)])
-    if missing:
-        _active.pop(key, None)
-    else:
-        _shipped_ok.add(key)
+                     [definition["code"], definition["name"], Jsonb(definition)])
+    return [d["code"] for d in missing]
 
 
-def _json(value):
-    from psycopg.types.json import Jsonb
+class WorkflowCache:
+    """Compiled workflow versions (immutable once stored) and the active version of each code
+    (re-read after ACTIVE_TTL). One per app state; a CLI command makes its own."""
 
-    return Jsonb(value)
+    def __init__(self) -> None:
+        self._compiled: dict[tuple[str, int], Workflow] = {}
+        self._active: tuple[float, dict[str, int]] | None = None
+        self._lock = threading.Lock()
 
+    def active_versions(self, conn) -> dict[str, int]:
+        hit = self._active
+        if hit and time.monotonic() - hit[0] < ACTIVE_TTL:
+            return hit[1]
+        rows = conn.execute("SELECT code, version FROM workflow WHERE is_active").fetchall()
+        versions = {r["code"]: r["version"] for r in rows}
+        self._active = (time.monotonic(), versions)
+        return versions
 
-def active_versions(conn) -> dict[str, int]:
-    key = _db(conn)
-    hit = _active.get(key)
-    if hit and time.monotonic() - hit[0] < ACTIVE_TTL:
-        return hit[1]
-    rows = conn.execute("SELECT code, version FROM workflow WHERE is_active").fetchall()
-    versions = {r["code"]: r["version"] for r in rows}
-    _active[key] = (time.monotonic(), versions)
-    return versions
+    def forget_active(self) -> None:
+        self._active = None
 
-
-def get_workflow(conn, code: str, version: int | None = None) -> Workflow:
-    if version is None:
-        version = active_versions(conn).get(code)
+    def get(self, conn, code: str, version: int | None = None) -> Workflow:
         if version is None:
-            raise NotFound(f"workflow {code!r} has no active version", field="workflow")
-    key = (_db(conn), code, version)
-    wf = _cache.get(key)
-    if wf is None:
-        row = conn.execute("SELECT definition FROM workflow WHERE code = %s AND version = %s", [code, version]).fetchone()
-        if row is None:
-            raise NotFound(f"workflow {code!r} version {version} does not exist", field="workflow")
-        wf = compile_definition(row["definition"], version)
-        with _lock:
-            _cache[key] = wf
-    return wf
+            version = self.active_versions(conn).get(code)
+            if version is None:
+                raise NotFound(f"workflow {code!r} has no active version", field="workflow")
+        wf = self._compiled.get((code, version))
+        if wf is None:
+            row = conn.execute("SELECT definition FROM workflow WHERE code = %s AND version = %s",
+                               [code, version]).fetchone()
+            if row is None:
+                raise NotFound(f"workflow {code!r} version {version} does not exist", field="workflow")
+            wf = compile_definition(row["definition"], version)
+            with self._lock:
+                self._compiled[(code, version)] = wf
+        return wf
 
 
-def store(conn, definition: Any, activate: bool = False) -> dict:
+def store(conn, definition: Any, activate: bool = False, workflows: WorkflowCache | None = None) -> dict:
     """Validate and store a new version of a workflow (its code may be new); optionally activate it."""
     wf = compile_definition(definition)
     # versions of one workflow are numbered without gaps even when two admins save at once
@@ -386,21 +375,21 @@ def store(conn, definition: Any, activate: bool = False) -> dict:
     version = conn.execute("SELECT coalesce(max(version), 0) + 1 AS v FROM workflow WHERE code = %s",
                            [wf.code]).fetchone()["v"]
     conn.execute("INSERT INTO workflow (code, version, name, definition) VALUES (%s, %s, %s, %s)",
-                 [wf.code, version, wf.name, _json(definition)])
+                 [wf.code, version, wf.name, Jsonb(definition)])
     if activate:
-        activate_version(conn, wf.code, version)
+        activate_version(conn, wf.code, version, workflows)
     return {"code": wf.code, "version": version, "name": wf.name, "is_active": activate}
 
 
-def activate_version(conn, code: str, version: int) -> None:
+def activate_version(conn, code: str, version: int, workflows: WorkflowCache | None = None) -> None:
     if not conn.execute("SELECT 1 FROM workflow WHERE code = %s AND version = %s", [code, version]).fetchone():
         raise NotFound(f"workflow {code!r} version {version} does not exist", field="version")
     conn.execute("UPDATE workflow SET is_active = false WHERE code = %s AND is_active AND version <> %s", [code, version])
     conn.execute("UPDATE workflow SET is_active = true WHERE code = %s AND version = %s", [code, version])
-    _active.pop(_db(conn), None)
+    if workflows is not None:
+        workflows.forget_active()
 
 
 def check_rule_target(conn, workflow_code: str) -> None:
-    if workflow_code not in active_versions(conn) and not conn.execute(
-            "SELECT 1 FROM workflow WHERE code = %s AND is_active", [workflow_code]).fetchone():
+    if not conn.execute("SELECT 1 FROM workflow WHERE code = %s AND is_active", [workflow_code]).fetchone():
         raise Conflict(f"workflow {workflow_code!r} has no active version", field="workflow_code")

@@ -1,51 +1,60 @@
 """The one ASGI app behind `civicgrid serve`: the web map at `/`, our API at `/api`, pygeoapi at `/ogc`.
 
-Each part of civicgrid that offers HTTP routes exposes `routes` (a list of Starlette routes) in
-its `api` module; the parts are listed in API_PARTS. Errors are mapped to JSON in one place.
+The parts are listed in PARTS, in the order their routes are laid out. A part is a module that
+offers any of these hooks:
+
+- `routes`            Starlette routes mounted under /api
+- `mount(routes, state)` adds routes outside /api (pygeoapi at /ogc, the web map's catch-all at /)
+- `lifespan(state)`   an async context manager entered at start-up, before the routes are laid
+                      out: background work (the case timers), or loading what the part publishes
+- `middleware`        ASGI middleware classes wrapped around the whole app
+
+A part that is missing, fails to import or offers none of the hooks stops the start with its name
+and the error. At start-up the lifespan opens the app state (civicgrid.state: pools, caches), enters
+the parts' lifespans, lays out the routes and checks that every published collection and process
+has an access rule. Errors are mapped to JSON in one place (`exception_handlers`).
 """
 from __future__ import annotations
 
 import importlib
 import logging
 from contextlib import AsyncExitStack, asynccontextmanager
+from types import ModuleType
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from civicgrid.errors import CivicgridError
+from civicgrid.errors import CivicgridError, SetupError
 from civicgrid.http import error_response
+from civicgrid.settings import get_settings
+from civicgrid.state import AppState, app_state
 
 log = logging.getLogger("civicgrid")
 
-# Modules whose `routes` are mounted under /api (a part not written yet is skipped); a module may
-# also offer `lifespan(app)`, an async context manager for background work beside the server.
-API_PARTS = (
-    "civicgrid.layers.api",
+PARTS = (
     "civicgrid.cases.api",
     "civicgrid.survey.api",
-    "civicgrid.processes.api",
     "civicgrid.security.api",
-)
-
-# Modules whose `mount(app_routes)` hook adds routes outside /api (pygeoapi at /ogc, the web UI at /).
-# Optional hooks of the same modules: `middleware` (a list of ASGI middleware classes wrapped around
-# the whole app) and `on_shutdown` (an async function run when the server stops).
-TOP_PARTS = (
     "civicgrid.layers.ogc",
     "civicgrid.web.site",
 )
+HOOKS = ("routes", "mount", "lifespan", "middleware")
 
 
-def _optional_module(name: str):
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name == name:
-            return None
-        raise
+def load_parts(names=PARTS) -> list[ModuleType]:
+    modules = []
+    for name in names:
+        try:
+            module = importlib.import_module(name)
+        except Exception as exc:
+            raise SetupError(f"part {name} cannot be loaded: {type(exc).__name__}: {exc}") from exc
+        if not any(hasattr(module, hook) for hook in HOOKS):
+            raise SetupError(f"part {name} offers none of {', '.join(HOOKS)}")
+        modules.append(module)
+    return modules
 
 
 async def civicgrid_error(request: Request, exc: CivicgridError) -> JSONResponse:
@@ -65,20 +74,10 @@ async def internal_error(request: Request, exc: Exception) -> JSONResponse:
                         status_code=500)
 
 
-async def landing(request: Request) -> HTMLResponse:
-    return HTMLResponse("""<!doctype html><html lang="zh-CN"><meta charset="utf-8">
-<title>civicgrid 仁和镇综合执法指挥中心</title>
-<h1>civicgrid · 仁和镇综合执法指挥中心</h1>
-<ul><li><a href="/ogc">OGC API (/ogc)</a></li><li><a href="/api/health">API 健康检查 (/api/health)</a></li></ul>
-</html>""")
-
-
 async def health(request: Request) -> JSONResponse:
     from psycopg.rows import dict_row
 
-    from civicgrid.db import async_pool
-
-    async with (await async_pool()).connection() as conn:  # pooled, and not blocking the event loop
+    async with app_state(request).async_pool.connection() as conn:  # pooled, and not blocking the event loop
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(
             "SELECT (SELECT count(*) FROM unit_grid) AS unit_grids, (SELECT count(*) FROM component) AS components")
@@ -86,40 +85,41 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", **counts})
 
 
-def create_app() -> Starlette:
+def layout(modules: list[ModuleType], state: AppState) -> list:
+    """/api first (the parts' `routes`), then each part's `mount` in the order of PARTS."""
     api_routes: list = [Route("/health", health)]
-    api_modules = [m for m in map(_optional_module, API_PARTS) if m is not None]
-    for module in api_modules:
-        api_routes.extend(module.routes)
+    for module in modules:
+        api_routes.extend(getattr(module, "routes", ()))
     routes: list = [Mount("/api", routes=api_routes)]
-    top_modules = [m for m in map(_optional_module, TOP_PARTS) if m is not None]
-    for module in top_modules:
-        module.mount(routes)
-    if not any(getattr(r, "path", None) == "" or getattr(r, "path", None) == "/" for r in routes):
-        routes.append(Route("/", landing))
+    for module in modules:
+        if hasattr(module, "mount"):
+            module.mount(routes, state)
+    return routes
 
-    @asynccontextmanager
-    async def lifespan(app):
-        # parts with background work (e.g. the case timers) offer a `lifespan` of their own
-        async with AsyncExitStack() as stack:
-            for module in (*api_modules, *top_modules):
-                if hasattr(module, "lifespan"):
-                    await stack.enter_async_context(module.lifespan(app))
-            yield
-        for module in top_modules:
-            hook = getattr(module, "on_shutdown", None)
-            if hook is not None:
-                await hook()
 
-    handlers = {CivicgridError: civicgrid_error, HTTPException: http_error, Exception: internal_error}
-    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
-    # the access layer sits inside the parts' middleware (which only rewrite requests) and in front
-    # of every route, the mounted pygeoapi included
+def create_app(parts=PARTS) -> Starlette:
     from civicgrid.security.access import AccessMiddleware, check_coverage
 
-    check_coverage()
+    modules = load_parts(parts)
+    settings = get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):
+        async with AppState.open(settings) as state, AsyncExitStack() as stack:
+            app.state.civicgrid = state
+            for module in modules:
+                if hasattr(module, "lifespan"):
+                    await stack.enter_async_context(module.lifespan(state))
+            app.router.routes[:] = layout(modules, state)
+            check_coverage(resources=state.ogc.resources if state.ogc else {})
+            yield
+
+    handlers = {CivicgridError: civicgrid_error, HTTPException: http_error, Exception: internal_error}
+    app = Starlette(routes=[], exception_handlers=handlers, lifespan=lifespan)
+    # the access layer sits inside the parts' middleware (which only rewrite requests) and in front
+    # of every route, the mounted pygeoapi included
     app.add_middleware(AccessMiddleware)
-    for module in top_modules:
+    for module in modules:
         for middleware in getattr(module, "middleware", ()):
             app.add_middleware(middleware)
     return app

@@ -1,10 +1,12 @@
 """Database: the private cluster (`cluster.py`), versioned SQL migrations (`migrations/`, run by
-yoyo-migrations), and the one way the rest of civicgrid gets a connection (`connect`, `pool`).
+yoyo-migrations), the one way the rest of civicgrid gets a connection (`connect`, and the pools
+the app state opens: `open_pool`, `open_async_pool`) and the one SQL loader (`load_sql`).
 """
 from __future__ import annotations
 
-import threading
 from contextlib import contextmanager
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit
@@ -16,6 +18,12 @@ from civicgrid.errors import SetupError
 from civicgrid.settings import Settings, get_settings
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+@lru_cache(maxsize=None)
+def load_sql(package: str, name: str) -> str:
+    """The text of `sql/<name>` beside a part, read once: `load_sql("civicgrid.cases", "enrich.sql")`."""
+    return resources.files(package).joinpath("sql", name).read_text(encoding="utf-8")
 
 
 def dsn(settings: Settings | None = None) -> str:
@@ -50,64 +58,32 @@ def transaction(url: str | None = None, actor: str | None = None) -> Iterator[ps
             yield conn
 
 
-_pools: dict = {}
-_pool_lock = threading.Lock()
-
-
-def pool():
-    """The app's shared psycopg ConnectionPool for sync request work (one per database URL; the
-    previous one is closed when the URL changes, which only tests that switch databases do)."""
+def open_pool(url: str):
+    """A psycopg ConnectionPool for sync request work (the app state holds one, see civicgrid.state)."""
     from psycopg_pool import ConnectionPool
 
-    url = dsn()
-    p = _pools.get(url)
-    if p is None:
-        with _pool_lock:
-            p = _pools.get(url)
-            if p is None:
-                for old in list(_pools):
-                    _pools.pop(old).close(timeout=1)
-                p = ConnectionPool(url, min_size=1, max_size=12, open=True, timeout=15,
-                                   kwargs={"row_factory": dict_row, "connect_timeout": 5})
-                _pools[url] = p
-    return p
+    return ConnectionPool(url, min_size=1, max_size=12, open=True, timeout=15,
+                          kwargs={"row_factory": dict_row, "connect_timeout": 5})
 
 
-_async: dict = {"pool": None}
-
-
-async def async_pool():
-    """The app's shared psycopg AsyncConnectionPool (opened on first use): autocommit, statements
-    prepared after two uses, no parallel workers (with 8+ clients on 2 cores Gather costs more
-    than it saves), a 30 s statement timeout."""
+async def open_async_pool(url: str, *, name: str = "civicgrid-async", min_size: int = 2, max_size: int = 10,
+                          tuned: bool = True):
+    """A psycopg AsyncConnectionPool, autocommit, opening in the background (a server starts while its
+    database is still coming up; a request waits up to 15 s for a connection). `tuned` (the app's
+    main pool): statements prepared after two uses, no parallel workers (with 8+ clients on 2 cores
+    Gather costs more than it saves) and a 30 s statement timeout."""
     from psycopg_pool import AsyncConnectionPool
 
-    p = _async["pool"]
-    if p is not None and p.closed:
-        p = _async["pool"] = None
-    if p is None:
-        async def configure(conn):
-            await conn.set_autocommit(True)
+    async def configure(conn):
+        await conn.set_autocommit(True)
+        if tuned:
             conn.prepare_threshold = 2
 
-        p = AsyncConnectionPool(dsn(), min_size=2, max_size=10, open=False, configure=configure,
-                                kwargs={"options": "-c statement_timeout=30000 -c max_parallel_workers_per_gather=0"},
-                                name="civicgrid-async")
-        _async["pool"] = p
-        try:
-            await p.open(wait=True, timeout=15)
-        except Exception as exc:
-            _async["pool"] = None
-            await p.close()
-            raise SetupError(f"the database is unavailable: {exc}") from exc
+    options = {"options": "-c statement_timeout=30000 -c max_parallel_workers_per_gather=0"} if tuned else {}
+    p = AsyncConnectionPool(url, min_size=min_size, max_size=max_size, open=False, configure=configure,
+                            kwargs=options, name=name, timeout=15)
+    await p.open(wait=False)
     return p
-
-
-async def close_async_pool() -> None:
-    p = _async["pool"]
-    if p is not None:
-        _async["pool"] = None
-        await p.close()
 
 
 def _yoyo_url(url: str) -> str:
@@ -124,11 +100,17 @@ def _backend_and_migrations(url: str):
 
 
 def migrate(url: str | None = None) -> list[str]:
-    """Apply every pending migration; returns the ids applied."""
-    backend, migrations = _backend_and_migrations(url or dsn())
+    """Apply every pending migration, then install the data the parts ship (the shipped workflows,
+    which are YAML files versioned in the `workflow` table); returns the migration ids applied."""
+    from civicgrid.cases.workflow import install_shipped
+
+    url = url or dsn()
+    backend, migrations = _backend_and_migrations(url)
     with backend.lock():
         pending = backend.to_apply(migrations)
         backend.apply_migrations(pending)
+    with transaction(url) as conn:
+        install_shipped(conn)
     return [m.id for m in pending]
 
 

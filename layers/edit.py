@@ -301,14 +301,9 @@ async def respond_feature(conn, coll: Collection, fid: str, status: int, base: s
     return Response(body, status_code=status, media_type="application/geo+json", headers=headers)
 
 
-def _base() -> str:
-    from civicgrid.layers.ogc import _base as base
-    return base()
-
-
 # ---------------------------------------------------------------- create
 
-async def create(request: Request, coll: Collection, pool) -> Response:
+async def create(request: Request, coll: Collection, pool, base: str) -> Response:
     check_allowed(coll)
     feature = await read_feature(request)
     crs = features.parse_crs(request.headers.get("content-crs", "").strip("<> ") or None, "Content-Crs")
@@ -341,12 +336,12 @@ async def create(request: Request, coll: Collection, pool) -> Response:
                 await set_members(conn, coll, fid, props)
         except psycopg.Error as exc:
             raise db_error(exc) from exc
-        return await respond_feature(conn, coll, fid, 201, _base())
+        return await respond_feature(conn, coll, fid, 201, base)
 
 
 # ---------------------------------------------------------------- replace / update / delete
 
-async def change(request: Request, coll: Collection, fid: str, pool) -> Response:
+async def change(request: Request, coll: Collection, fid: str, pool, base: str) -> Response:
     check_allowed(coll)
     expected = if_match(request)
     pairs = features.parse_id(coll, fid)
@@ -407,7 +402,7 @@ async def change(request: Request, coll: Collection, fid: str, pool) -> Response
                 await set_members(conn, coll, fid, props)
         except psycopg.Error as exc:
             raise db_error(exc) from exc
-        return await respond_feature(conn, coll, fid, 200, _base())
+        return await respond_feature(conn, coll, fid, 200, base)
 
 
 async def read_patch(request: Request) -> dict:

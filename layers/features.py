@@ -394,7 +394,6 @@ def parse_sortby(c: Collection, text: str) -> list[tuple[str, str]]:
 
 # ---------------------------------------------------------------- counts
 
-_estimates: dict[str, tuple[float, float, float]] = {}
 ESTIMATE_TTL = 5.0
 
 
@@ -413,20 +412,22 @@ def count_sql(plan: ItemsPlan, explain: bool) -> sql.Composable:
     return sql.SQL("SELECT count(*) FROM {} t WHERE {}").format(sql.Identifier(plan.collection.table), plan.where)
 
 
-async def number_matched(conn, plan: ItemsPlan, returned: int, more: bool) -> int | None:
-    """Exact when free or cheap (see the module docstring), else None (omitted)."""
+async def number_matched(conn, plan: ItemsPlan, returned: int, more: bool,
+                         estimates: dict[str, tuple[float, float, float]]) -> int | None:
+    """Exact when free or cheap (see the module docstring), else None (omitted). `estimates` keeps
+    each collection's unfiltered (rows, cost, when) for ESTIMATE_TTL seconds."""
     if plan.offset == 0 and not more and not plan.backwards and returned < plan.limit and \
             not plan.cursor_after:
         return returned
     key = plan.collection.id
-    hit = _estimates.get(key) if not plan.has_filter else None
+    hit = estimates.get(key) if not plan.has_filter else None
     if hit and time.monotonic() - hit[2] < ESTIMATE_TTL:
         rows, cost = hit[0], hit[1]
     else:
         cur = await conn.execute(count_sql(plan, True))
         rows, cost = _plan_rows_cost((await cur.fetchone())[0])
         if not plan.has_filter:
-            _estimates[key] = (rows, cost, time.monotonic())
+            estimates[key] = (rows, cost, time.monotonic())
     if rows > EXACT_COUNT_MAX or cost > EXACT_COUNT_COST_MAX:
         return None
     cur = await conn.execute(count_sql(plan, False))
@@ -479,7 +480,7 @@ def items_links(plan: ItemsPlan, base: str, first_id: str | None, last_id: str |
     return links
 
 
-async def items_page(conn, plan: ItemsPlan, base: str) -> bytes:
+async def items_page(conn, plan: ItemsPlan, base: str, estimates: dict) -> bytes:
     # no bound parameters: literals (psycopg-quoted) may hold '%' (LIKE patterns)
     cur = await conn.execute(plan.query)
     rows = await cur.fetchall()
@@ -489,7 +490,7 @@ async def items_page(conn, plan: ItemsPlan, base: str) -> bytes:
         rows.reverse()
     first_id = rows[0][0] if rows else None
     last_id = rows[-1][0] if rows else None
-    matched = await number_matched(conn, plan, len(rows), more)
+    matched = await number_matched(conn, plan, len(rows), more, estimates)
     links = items_links(plan, base, first_id, last_id, more, len(rows))
     tail: dict[str, Any] = {"numberReturned": len(rows)}
     if matched is not None:

@@ -1,15 +1,16 @@
 """`/ogc`: pygeoapi mounted in our app, with our fast Features routes in front of it.
 
-Start-up (`mount`, called by civicgrid.app):
+Start-up (`lifespan`, entered by civicgrid.app; the result is the app state's `ogc`, an OgcState):
 1. read pygeoapi-config.yml (env vars expanded), validate the part we rely on with pydantic —
    an error names the bad key (`resources.cases.providers.0.data: ...`);
 2. drop (with a logged warning) every collection whose table/view is missing, instead of failing;
 3. set server.url to the real public URL (CIVICGRID_PUBLIC_URL or http://HOST:PORT) + /ogc,
    fill each collection's spatial extent from the town boundary;
 4. write the resolved config and its OpenAPI document into a private temp dir, point
-   PYGEOAPI_CONFIG / PYGEOAPI_OPENAPI there and import `pygeoapi.starlette_app`;
-5. mount at /ogc: our items/item routes (features.py, edit.py), the tiles routes (tiles.py, if
-   present), then pygeoapi's own routes for everything else.
+   PYGEOAPI_CONFIG / PYGEOAPI_OPENAPI there and import `pygeoapi.starlette_app` (pygeoapi reads
+   them once per process);
+5. `mount` lays out /ogc: our items/item/queryables routes (features.py, edit.py), the tiles
+   routes (tiles.py), then pygeoapi's own routes for everything else.
 
 `GdalItemIdMiddleware` repairs GDAL 3.6's single-feature requests: it appends `/{id}` after the
 items link it was given, query string included (`/items?f=json/123` → `/items/123?f=json`).
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import importlib
 import json
 import logging
@@ -25,9 +27,10 @@ import os
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import psycopg
 import yaml
@@ -37,17 +40,40 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 
 from civicgrid.errors import CivicgridError, InvalidInput, NotFound, SetupError
-from civicgrid.layers import features
+from civicgrid.layers import features, tiles
 from civicgrid.layers.collections import COLLECTIONS, Collection
 from civicgrid.settings import get_settings
+from civicgrid.state import app_state
 
 log = logging.getLogger("civicgrid.ogc")
 
 PROVIDER = "civicgrid.layers.provider.CivicgridProvider"
+PLAN_CACHE_SIZE = 2048
 
-# collections actually published (after the missing-table check)
-ACTIVE: dict[str, Collection] = {}
-_state: dict[str, Any] = {"base": None, "pygeoapi_items": None}
+
+@dataclass
+class OgcState:
+    """What /ogc serves, loaded at start-up (the app state's `ogc`)."""
+
+    resources: dict                        # the configured resources (collections, processes), as read
+    config: dict                           # the resolved configuration pygeoapi runs with
+    base: str                              # public URL of /ogc
+    active: dict[str, Collection]          # our collections actually published (their table exists)
+    others: set[str]                       # collections of other providers (pygeoapi answers for them)
+    pygeoapi: Any                          # the imported pygeoapi.starlette_app
+    estimates: dict = field(default_factory=dict)   # numberMatched planner estimates (features.py)
+    plan: Callable = None                  # LRU of validated request shapes → ItemsPlan
+
+    def __post_init__(self):
+        self.plan = lru_cache(maxsize=PLAN_CACHE_SIZE)(self._plan)
+
+    def _plan(self, cid: str, params: tuple) -> features.ItemsPlan:
+        """Map clients repeat the same requests: validate and compose each distinct one once."""
+        raw = dict(params)
+        if len(raw) != len(params):
+            name = next(k for k, _ in params if sum(1 for k2, _ in params if k2 == k) > 1)
+            raise InvalidInput(f"query parameter '{name}' is given more than once", field=name)
+        return features.plan_items(self.active[cid], raw)
 
 
 # ---------------------------------------------------------------- config validation
@@ -90,12 +116,6 @@ def _key(loc: tuple) -> str:
     return ".".join(str(p) for p in loc)
 
 
-def published_resources() -> dict:
-    """The resources (collections, processes) of the configuration: as mounted, else read now."""
-    resources = _state.get("resources")
-    return resources if resources is not None else load_config().get("resources", {})
-
-
 def load_config(path: Path | None = None) -> dict:
     """Read + env-expand + validate (CIVICGRID_PYGEOAPI_CONFIG by default). SetupError naming the bad key."""
     from pygeoapi.util import yaml_load
@@ -129,21 +149,18 @@ def load_config(path: Path | None = None) -> dict:
     return raw
 
 
-def public_url() -> str:
-    return get_settings().public_url
-
-
-def resolve_config(raw: dict) -> dict:
-    """Drop collections whose table is missing; fill server.url and extents from the database."""
+def resolve_config(raw: dict, active: dict[str, Collection]) -> dict:
+    """Drop collections whose table is missing (`active` gets the others); fill server.url and
+    extents from the database."""
+    settings = get_settings()
     cfg = json.loads(json.dumps(raw))
-    cfg["server"]["url"] = public_url() + "/ogc"
+    cfg["server"]["url"] = settings.public_url + "/ogc"
     cfg["server"].setdefault("templates", {})
     ours = [rid for rid, res in cfg.get("resources", {}).items()
             if res.get("type") == "collection"
             and any(p.get("name") == PROVIDER for p in res.get("providers", []))]
-    ACTIVE.clear()
     try:
-        with psycopg.connect(get_settings().dsn, connect_timeout=5) as conn:
+        with psycopg.connect(settings.dsn, connect_timeout=5) as conn:
             extent = None
             if conn.execute("SELECT to_regclass('town')").fetchone()[0]:
                 row = conn.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
@@ -156,7 +173,7 @@ def resolve_config(raw: dict) -> dict:
                     log.warning("collection %s disabled: table or view %s is missing", rid, coll.table)
                     del cfg["resources"][rid]
                     continue
-                ACTIVE[rid] = coll
+                active[rid] = coll
                 if extent:
                     cfg["resources"][rid].setdefault("extents", {})["spatial"] = {
                         "bbox": extent, "crs": features.CRS84}
@@ -164,7 +181,7 @@ def resolve_config(raw: dict) -> dict:
         log.warning("database unreachable at start (%s); publishing every configured collection",
                     str(exc).strip().splitlines()[0] if str(exc).strip() else exc)
         for rid in ours:
-            ACTIVE[rid] = COLLECTIONS[rid]
+            active[rid] = COLLECTIONS[rid]
     return cfg
 
 
@@ -182,36 +199,17 @@ def write_pygeoapi_files(cfg: dict) -> tuple[Path, Path]:
     return cfg_path, api_path
 
 
-# ---------------------------------------------------------------- database pool
-
-async def pool():
-    """The app's shared AsyncConnectionPool (civicgrid.db.async_pool)."""
-    from civicgrid.db import async_pool
-
-    return await async_pool()
-
-
-async def close_pool():
-    from civicgrid.db import close_async_pool
-
-    await close_async_pool()
-
-
 # ---------------------------------------------------------------- handlers
 
 GEOJSON = "application/geo+json"
 
 
-def _collection(request: Request) -> Collection:
+def _collection(request: Request, ogc: OgcState) -> Collection:
     cid = request.path_params["collection_id"]
-    coll = ACTIVE.get(cid)
+    coll = ogc.active.get(cid)
     if coll is None:
-        raise NotFound(f"collection '{cid}' not found; collections: {', '.join(ACTIVE)}")
+        raise NotFound(f"collection '{cid}' not found; collections: {', '.join(ogc.active)}")
     return coll
-
-
-def _base() -> str:
-    return _state["base"] or public_url() + "/ogc"
 
 
 def _translate_db_error(exc: psycopg.Error) -> CivicgridError:
@@ -228,9 +226,9 @@ def _translate_db_error(exc: psycopg.Error) -> CivicgridError:
     return CivicgridError(f"database error: {first}")
 
 
-def _is_ours(request: Request) -> bool:
-    return request.path_params["collection_id"] in ACTIVE or \
-        request.path_params["collection_id"] not in (_state.get("other_collections") or ())
+def _is_ours(request: Request, ogc: OgcState) -> bool:
+    cid = request.path_params["collection_id"]
+    return cid in ogc.active or cid not in ogc.others
 
 
 JSON_FORMATS = {"json", "geojson", "application/geo+json", "application/json"}
@@ -245,25 +243,17 @@ def _wants_html(request: Request) -> bool:
     return accept.startswith("text/html")
 
 
-@lru_cache(maxsize=2048)
-def _cached_plan(cid: str, params: tuple) -> features.ItemsPlan:
-    """Map clients repeat the same requests: validate and compose each distinct one once."""
-    raw = dict(params)
-    if len(raw) != len(params):
-        name = next(k for k, _ in params if sum(1 for k2, _ in params if k2 == k) > 1)
-        raise InvalidInput(f"query parameter '{name}' is given more than once", field=name)
-    return features.plan_items(ACTIVE[cid], raw)
-
-
 async def items(request: Request) -> Response:
-    if not _is_ours(request) or _wants_html(request):
-        return await _state["pygeoapi_items"](request)
-    coll = _collection(request)
+    state = app_state(request)
+    ogc = state.ogc
+    if not _is_ours(request, ogc) or _wants_html(request):
+        return await ogc.pygeoapi.collection_items(request)
+    coll = _collection(request, ogc)
     if request.method == "POST":
         ctype = request.headers.get("content-type", "").split(";")[0].strip()
         if ctype in ("application/geo+json",):
             from civicgrid.layers import edit
-            return await edit.create(request, coll, await pool())
+            return await edit.create(request, coll, state.async_pool, ogc.base)
         if ctype not in ("application/query-cql-json", "application/json"):
             raise InvalidInput("POST to items takes application/geo+json (create) or "
                                "application/query-cql-json (a CQL2 JSON filter)", field="Content-Type",
@@ -282,11 +272,10 @@ async def items(request: Request) -> Response:
             raw.pop("filter", None)
             plan = features.plan_items(coll, raw, filter_json=body)
     else:
-        plan = _cached_plan(coll.id, tuple(request.query_params.multi_items()))
-    p = await pool()
+        plan = ogc.plan(coll.id, tuple(request.query_params.multi_items()))
     try:
-        async with p.connection() as conn:
-            body = await features.items_page(conn, plan, _base())
+        async with state.async_pool.connection() as conn:
+            body = await features.items_page(conn, plan, ogc.base, ogc.estimates)
     except psycopg.Error as exc:
         raise _translate_db_error(exc) from exc
     crs = features.CRS_URIS[plan.srid]
@@ -294,17 +283,18 @@ async def items(request: Request) -> Response:
 
 
 async def item(request: Request) -> Response:
-    if not _is_ours(request) or _wants_html(request):
-        return await _state["pygeoapi_items"](request)
-    coll = _collection(request)
+    state = app_state(request)
+    ogc = state.ogc
+    if not _is_ours(request, ogc) or _wants_html(request):
+        return await ogc.pygeoapi.collection_items(request)
+    coll = _collection(request, ogc)
     fid = request.path_params["feature_id"]
     if request.method in ("PUT", "PATCH", "DELETE"):
         from civicgrid.layers import edit
-        return await edit.change(request, coll, fid, await pool())
-    p = await pool()
+        return await edit.change(request, coll, fid, state.async_pool, ogc.base)
     try:
-        async with p.connection() as conn:
-            body, version, srid = await features.item_body(conn, coll, fid, dict(request.query_params), _base())
+        async with state.async_pool.connection() as conn:
+            body, version, srid = await features.item_body(conn, coll, fid, dict(request.query_params), ogc.base)
     except psycopg.Error as exc:
         raise _translate_db_error(exc) from exc
     headers = {"Content-Crs": f"<{features.CRS_URIS[srid]}>"}
@@ -315,9 +305,10 @@ async def item(request: Request) -> Response:
 
 async def queryables(request: Request) -> Response:
     """Queryables with types and the code-catalog enumerations (JSON Schema)."""
-    if not _is_ours(request) or _wants_html(request):
-        return await _state["pygeoapi_queryables"](request)
-    coll = _collection(request)
+    ogc = app_state(request).ogc
+    if not _is_ours(request, ogc) or _wants_html(request):
+        return await ogc.pygeoapi.collection_queryables(request)
+    coll = _collection(request, ogc)
     extra = set(request.query_params) - {"f", "lang", "profile"}
     if extra:
         name = sorted(extra)[0]
@@ -337,7 +328,7 @@ async def queryables(request: Request) -> Response:
         props[name] = entry
     doc = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"{_base()}/collections/{coll.id}/queryables",
+        "$id": f"{ogc.base}/collections/{coll.id}/queryables",
         "type": "object",
         "title": f"{coll.title_zh} {coll.title_en}",
         "properties": props,
@@ -406,27 +397,26 @@ def _load_pygeoapi(cfg: dict):
     return importlib.import_module("pygeoapi.starlette_app")
 
 
-def mount(routes: list) -> None:
-    raw = load_config()
-    _state["resources"] = raw.get("resources", {})
-    cfg = resolve_config(raw)
-    _state["base"] = cfg["server"]["url"].rstrip("/")
-    _state["other_collections"] = {rid for rid, r in cfg.get("resources", {}).items()
-                                   if r.get("type") == "collection" and rid not in ACTIVE}
-    app = _load_pygeoapi(cfg)
-    _state["pygeoapi_items"] = app.collection_items
-    _state["pygeoapi_queryables"] = app.collection_queryables
+@contextlib.asynccontextmanager
+async def lifespan(state):
+    """Load, check and resolve the configuration and import pygeoapi: the app state's `ogc`."""
+    raw = load_config(state.settings.pygeoapi_config)
+    active: dict[str, Collection] = {}
+    cfg = await asyncio.to_thread(resolve_config, raw, active)
+    others = {rid for rid, r in cfg.get("resources", {}).items() if r.get("type") == "collection" and rid not in active}
+    state.ogc = OgcState(resources=raw.get("resources", {}), config=cfg, base=cfg["server"]["url"].rstrip("/"),
+                         active=active, others=others, pygeoapi=_load_pygeoapi(cfg))
+    yield
+
+
+def mount(routes: list, state) -> None:
+    app = state.ogc.pygeoapi
     ours = [
         Route("/collections/{collection_id}/items", items, methods=["GET", "POST"]),
         Route("/collections/{collection_id}/items/{feature_id}", item, methods=["GET", "PUT", "PATCH", "DELETE"]),
         Route("/collections/{collection_id}/queryables", queryables, methods=["GET"]),
+        *tiles.routes,
     ]
-    try:
-        tiles = importlib.import_module("civicgrid.layers.tiles")
-        ours.extend(getattr(tiles, "routes", []))
-    except ModuleNotFoundError as exc:
-        if exc.name != "civicgrid.layers.tiles":
-            raise
     static = Mount("/static", app=app.APP.routes[0].app) if app.APP.routes else None
     inner = ours + ([static] if static else []) + list(app.api_routes)
     routes.append(Route("/ogc", _landing_redirect))  # the web UI's catch-all at / would answer 404
@@ -436,7 +426,3 @@ def mount(routes: list) -> None:
 async def _landing_redirect(request: Request) -> Response:
     query = request.url.query
     return RedirectResponse("/ogc/" + ("?" + query if query else ""), status_code=307)
-
-
-async def on_shutdown() -> None:
-    await close_pool()

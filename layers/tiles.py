@@ -22,7 +22,6 @@ version, which is also the tile's ETag.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
@@ -37,7 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from civicgrid.errors import CivicgridError, InvalidInput, NotFound
-from civicgrid.settings import get_settings
+from civicgrid.state import app_state
 
 log = logging.getLogger("civicgrid.tiles")
 
@@ -147,14 +146,14 @@ BASEMAP_FIELDS = {
 }
 
 
-class _Basemap:
-    """Which parts exist in this database (checked once per database)."""
+class TileState:
+    """The app state's `tiles`: which basemap parts exist in the database (checked once)."""
 
     def __init__(self) -> None:
-        self.parts: dict[str, list[BasemapPart]] = {}
+        self.parts: list[BasemapPart] | None = None
 
-    async def parts_for(self, conn, dsn: str) -> list[BasemapPart]:
-        if dsn not in self.parts:
+    async def basemap_parts(self, conn) -> list[BasemapPart]:
+        if self.parts is None:
             found = []
             for part in BASEMAP_PARTS:
                 cur = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", [part.table])
@@ -165,32 +164,11 @@ class _Basemap:
                     await conn.execute("SELECT tile_cache_watch(%s::regclass, ARRAY[%s])", [part.table, BASEMAP])
                 except Exception as exc:  # a read-only role cannot add triggers: tiles still work
                     log.warning("basemap cache cannot watch %s: %s", part.table, exc)
-            self.parts[dsn] = found
-        return self.parts[dsn]
+            self.parts = found
+        return self.parts
 
 
-_basemap = _Basemap()
-
-
-# ------------------------------------------------------------------ database access
-
-_pools: dict[tuple[int, str], object] = {}
-
-
-async def _pool():
-    """One small async pool per event loop and database (tests run several loops)."""
-    from psycopg_pool import AsyncConnectionPool
-
-    dsn = get_settings().dsn
-    key = (id(asyncio.get_running_loop()), dsn)
-    pool = _pools.get(key)
-    if pool is None:
-        pool = AsyncConnectionPool(dsn, min_size=1, max_size=4, open=False,
-                                   kwargs={"autocommit": True}, name="civicgrid-tiles")
-        await pool.open()
-        _pools[key] = pool
-    return pool
-
+# ------------------------------------------------------------------ database access (the app state's tile pool)
 
 async def _cached(conn, layer: str, z: int, x: int, y: int):
     cur = await conn.execute(
@@ -205,9 +183,8 @@ async def _version(conn, layer: str) -> int:
     return (await cur.fetchone())[0]
 
 
-async def _store(layer: str, z: int, x: int, y: int, version: int, data: bytes) -> None:
+async def _store(pool, layer: str, z: int, x: int, y: int, version: int, data: bytes) -> None:
     try:
-        pool = await _pool()
         async with pool.connection() as conn:
             await conn.execute("SELECT tile_cache_put(%s, %s, %s, %s, %s, %s, %s)",
                                [layer, z, x, y, MARGIN, version, data])
@@ -215,17 +192,16 @@ async def _store(layer: str, z: int, x: int, y: int, version: int, data: bytes) 
         log.warning("tile cache write failed for %s/%s/%s/%s: %s", layer, z, x, y, exc)
 
 
-async def render(layer_id: str, z: int, x: int, y: int, *, use_cache: bool = True) -> tuple[bytes, int, bool]:
+async def render(state, layer_id: str, z: int, x: int, y: int, *, use_cache: bool = True) -> tuple[bytes, int, bool]:
     """The MVT bytes of one tile, the layer version, and whether it must still be cached."""
-    pool = await _pool()
-    async with pool.connection() as conn:
+    async with state.tile_pool.connection() as conn:
         if use_cache:
             hit = await _cached(conn, layer_id, z, x, y)
             if hit is not None:
                 return bytes(hit[0]), hit[1], False
         version = await _version(conn, layer_id)
         if layer_id == BASEMAP:
-            parts = await _basemap.parts_for(conn, get_settings().dsn)
+            parts = await state.tiles.basemap_parts(conn)
             params = {"z": z, "x": x, "y": y, "margin": MARGIN, "tolerance": tile_width(z) / EXTENT * 2}
             data = b""
             for part in parts:
@@ -240,9 +216,8 @@ async def render(layer_id: str, z: int, x: int, y: int, *, use_cache: bool = Tru
     return data, version, True
 
 
-async def town_extent() -> list[float] | None:
+async def town_extent(pool) -> list[float] | None:
     """[west, south, east, north] of the town in lon/lat, None before a town is loaded."""
-    pool = await _pool()
     async with pool.connection() as conn:
         cur = await conn.execute("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
                                  "FROM (SELECT ST_Extent(geom) AS e FROM town) s")
@@ -414,7 +389,7 @@ async def collection_tileset(request: Request) -> JSONResponse:
     vector = [{"id": layer.id, "description": layer.description, "fields": layer.fields,
                "geometry_dimension": _DIMENSION[layer.geometry_type]}]
     return JSONResponse(_tileset(base, f"/collections/{layer.id}", layer.title, layer.description, vector,
-                                 layer.minzoom, layer.maxzoom, await town_extent()))
+                                 layer.minzoom, layer.maxzoom, await town_extent(app_state(request).tile_pool)))
 
 
 def _tile_address(request: Request) -> TileAddress:
@@ -433,10 +408,11 @@ async def _tile_response(request: Request, layer_id: str) -> Response:
     _check_query(request, {"mvt"})
     a = _tile_address(request)
     z, x, y = a.tileMatrix, a.tileCol, a.tileRow
-    data, version, fresh = await render(layer_id, z, x, y)
+    state = app_state(request)
+    data, version, fresh = await render(state, layer_id, z, x, y)
     etag = f'W/"{layer_id}-{version}-{z}-{x}-{y}"'
     headers = {"ETag": etag, "Cache-Control": "public, max-age=60"}
-    task = BackgroundTask(_store, layer_id, z, x, y, version, data) if fresh else None
+    task = BackgroundTask(_store, state.tile_pool, layer_id, z, x, y, version, data) if fresh else None
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers, background=task)
     if not data:
@@ -463,13 +439,13 @@ async def dataset_tileset(request: Request) -> JSONResponse:
     _tms(request)
     _check_query(request, {"json", "tilejson"})
     base = _ogc_base(request)
-    pool = await _pool()
-    async with pool.connection() as conn:
-        parts = await _basemap.parts_for(conn, get_settings().dsn)
+    state = app_state(request)
+    async with state.tile_pool.connection() as conn:
+        parts = await state.tiles.basemap_parts(conn)
     vector = [{"id": p.name, "fields": BASEMAP_FIELDS[p.name],
                "geometry_dimension": 1 if p.name in ("road", "town") else 2} for p in parts]
     return JSONResponse(_tileset(base, "", "底图 Basemap", "离线矢量底图：用地、道路、社区/村与镇界",
-                                 vector, 8, 18, await town_extent()))
+                                 vector, 8, 18, await town_extent(state.tile_pool)))
 
 
 @_errors

@@ -22,13 +22,13 @@ from http.cookies import SimpleCookie
 from psycopg.rows import dict_row
 from starlette.routing import Mount, Route, compile_path
 
-from civicgrid.db import async_pool
 from civicgrid.errors import CivicgridError, Forbidden, PayloadTooLarge, SetupError, TooManyRequests, Unauthorized
 from civicgrid.http import error_response
 from civicgrid.security import identity, sessions
 from civicgrid.security import policy as policy_mod
 from civicgrid.security.principal import (ANONYMOUS, Principal, install_context_executor, reset_principal,
                                           set_principal)
+from civicgrid.state import app_state
 
 log = logging.getLogger("civicgrid.security")
 
@@ -103,15 +103,17 @@ class AccessMiddleware:
         if self._loop is None:  # pygeoapi's handler threads must see the principal too
             self._loop = asyncio.get_running_loop()
             install_context_executor(self._loop)
+        pool = app_state(scope).async_pool
         try:
-            principal, rule, entry = await self._decide(scope)
+            principal, rule, entry = await self._decide(scope, pool)
         except CivicgridError as exc:
             await error_response(exc)(scope, receive, send)
             # a signed-in caller's refused write is worth knowing about; anonymous refusals are not
             # logged (anybody could fill the table with them; bad tokens are, as auth.failure)
             who = scope.get("state", {}).get("principal", ANONYMOUS)
             if scope["method"] not in READ_ONLY and not who.is_anonymous:
-                await _audit_write(who, scope["method"], "(refused)", scope["path"], exc.status, client_addr(scope))
+                await _audit_write(pool, who, scope["method"], "(refused)", scope["path"], exc.status,
+                                   client_addr(scope))
             return
         token = set_principal(principal)
         scope.setdefault("state", {})["principal"] = principal
@@ -138,13 +140,13 @@ class AccessMiddleware:
         finally:
             reset_principal(token)
             if method not in READ_ONLY and entry is not None:
-                await _audit_write(principal, method, entry.template, scope["path"], status["code"],
+                await _audit_write(pool, principal, method, entry.template, scope["path"], status["code"],
                                    client_addr(scope))
 
-    async def _decide(self, scope) -> tuple[Principal, policy_mod.RouteRule | None, RouteEntry | None]:
+    async def _decide(self, scope, pool) -> tuple[Principal, policy_mod.RouteRule | None, RouteEntry | None]:
         method = scope["method"]
         found = match(self.table(scope), scope["path"], method)
-        principal = await _authenticate(scope)
+        principal = await _authenticate(scope, pool)
         scope.setdefault("state", {})["principal"] = principal
         if found is None:
             return principal, None, None       # the app answers 404/405; no handler runs
@@ -173,7 +175,7 @@ class AccessMiddleware:
                                   f"for {entry.template}", field="body")
         if principal.is_anonymous and rule.anonymous_rate and method not in READ_ONLY:
             allowed, window = rule.anonymous_rate
-            hits = (await _fetch("SELECT rate_hit(%s, %s) AS hits",
+            hits = (await _fetch(pool, "SELECT rate_hit(%s, %s) AS hits",
                                  [f"{entry.template}:{client_addr(scope)}", window]))["hits"]
             if hits > allowed:
                 raise TooManyRequests(f"more than {allowed} requests per {window} s from this address without "
@@ -181,13 +183,16 @@ class AccessMiddleware:
         return principal, rule, entry
 
 
-def check_coverage(policy: policy_mod.Policy | None = None) -> None:
-    """Every collection and process the server publishes must have a rule: called by create_app,
-    so a server with an uncovered collection refuses to start (fail closed)."""
-    from civicgrid.layers.ogc import published_resources  # layers is optional to security
+def check_coverage(policy: policy_mod.Policy | None = None, resources: dict | None = None) -> None:
+    """Every collection and process the server publishes (`resources` of the pygeoapi configuration,
+    read from the file when not given) must have a rule: checked at start-up, so a server with an
+    uncovered collection refuses to start (fail closed)."""
+    if resources is None:
+        from civicgrid.layers.ogc import load_config  # layers is optional to security
 
+        resources = load_config().get("resources", {})
     policy = policy or policy_mod.load()
-    for rid, res in published_resources().items():
+    for rid, res in resources.items():
         kind = res.get("type")
         if kind == "collection" and rid not in policy.collections:
             raise SetupError(f"access rules: collection {rid!r} has no entry under `collections` in security/access.yml")
@@ -203,14 +208,14 @@ def _header(scope, name: str) -> str | None:
     return None
 
 
-async def _fetch(sql: str, args: list) -> dict | None:
-    async with (await async_pool()).connection() as conn:
+async def _fetch(pool, sql: str, args: list) -> dict | None:
+    async with pool.connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(sql, args)
         return await cur.fetchone()
 
 
-async def _authenticate(scope) -> Principal:
+async def _authenticate(scope, pool) -> Principal:
     """One SQL round trip on the async pool for a key or a session; none for anonymous callers."""
     auth = _header(scope, "authorization")
     if auth:
@@ -218,13 +223,13 @@ async def _authenticate(scope) -> Principal:
         args = identity.key_args(token) if scheme.lower() == "bearer" else None
         if scheme.lower() != "bearer" or not token.strip():
             raise _unauthorized("Authorization must be 'Bearer <API key>'")
-        row = await _fetch(identity.KEY_SQL, args) if args else None
+        row = await _fetch(pool, identity.KEY_SQL, args) if args else None
         if row is None:
-            await _audit_failure(token, client_addr(scope))
+            await _audit_failure(pool, token, client_addr(scope))
             raise _unauthorized("the API key is unknown, expired or revoked", invalid_token=True)
         principal = sessions.key_principal(row, args[0])
         if row["audit_due"]:
-            await _audit(principal.user, principal.role_label, "key.use", f"key:{principal.key}", client_addr(scope))
+            await _audit(pool, principal.user, principal.role_label, "key.use", f"key:{principal.key}", client_addr(scope))
         return principal
     cookie = _header(scope, "cookie")
     if cookie:
@@ -236,37 +241,37 @@ async def _authenticate(scope) -> Principal:
         morsel = jar.get(sessions.COOKIE)
         args = sessions.session_args(morsel.value) if morsel is not None else None
         if args:
-            principal = sessions.session_principal(await _fetch(sessions.SESSION_SQL, args))
+            principal = sessions.session_principal(await _fetch(pool, sessions.SESSION_SQL, args))
             if principal is not None:
                 return principal
             # an expired session is simply anonymous (the page offers to log in again)
     return ANONYMOUS
 
 
-async def _audit(*args, **kwargs) -> None:
+async def _audit(pool, *args, **kwargs) -> None:
     """One audit row on the async pool (autocommit: it stands even if the request's work failed)."""
-    async with (await async_pool()).connection() as conn:
+    async with pool.connection() as conn:
         await conn.execute(identity.AUDIT_SQL, identity.audit_args(*args, **kwargs))
 
 
 FAILURE_AUDIT_PER_HOUR = 100   # bad tokens audited per client address and hour; beyond, only counted
 
 
-async def _audit_failure(token: str, addr: str | None) -> None:
-    hits = (await _fetch("SELECT rate_hit(%s, 3600) AS hits", [f"auth.failure:{addr}"]))["hits"]
+async def _audit_failure(pool, token: str, addr: str | None) -> None:
+    hits = (await _fetch(pool, "SELECT rate_hit(%s, 3600) AS hits", [f"auth.failure:{addr}"]))["hits"]
     if hits > FAILURE_AUDIT_PER_HOUR:  # a flood of bad tokens must not fill the audit log
         if hits == FAILURE_AUDIT_PER_HOUR + 1:
             log.warning("more than %d bad API keys from %s this hour; no longer auditing each", FAILURE_AUDIT_PER_HOUR, addr)
         return
     m = identity.KEY_RE.match(token.strip())
-    await _audit("anonymous", "public", "auth.failure", f"key:{m.group(1)}" if m else None, addr,
+    await _audit(pool, "anonymous", "public", "auth.failure", f"key:{m.group(1)}" if m else None, addr,
                  {"kind": "key", "reason": "unknown, forged, expired or revoked key" if m else "malformed token"})
 
 
-async def _audit_write(principal: Principal, method: str, template: str, path: str, status: int | None,
+async def _audit_write(pool, principal: Principal, method: str, template: str, path: str, status: int | None,
                        addr: str | None) -> None:
     try:
-        await _audit(principal.user, principal.role_label, f"{method} {template}", path[:500], addr,
+        await _audit(pool, principal.user, principal.role_label, f"{method} {template}", path[:500], addr,
                      {"status": status, "via": principal.via, **({"key": principal.key} if principal.key else {})})
     except Exception:  # the answer has gone out; a lost audit row must be loud but not a 500
         log.exception("could not write the audit row for %s %s by %s", method, path, principal.user)

@@ -18,13 +18,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from civicgrid.db import pool
 from civicgrid.errors import InvalidInput, Unauthorized
 from civicgrid.http import query_int
 from civicgrid.security import sessions
 from civicgrid.security.access import client_addr
 from civicgrid.security.principal import Principal, current_principal
-from civicgrid.settings import get_settings
+from civicgrid.state import app_state
 
 
 class LoginIn(BaseModel):
@@ -41,7 +40,7 @@ def _user_json(p: Principal) -> dict | None:
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https" or get_settings().public_url.startswith("https://")
+    return request.url.scheme == "https" or app_state(request).settings.public_url.startswith("https://")
 
 
 async def login(request: Request) -> JSONResponse:
@@ -53,9 +52,10 @@ async def login(request: Request) -> JSONResponse:
         err = exc.errors()[0]
         raise InvalidInput(f"{err['msg']}", field=".".join(map(str, err["loc"])) or "body") from None
     addr = client_addr(request.scope)
+    pool = app_state(request).pool
 
     def run():
-        with pool().connection() as conn:
+        with pool.connection() as conn:
             return sessions.login(conn, body.username, body.password, addr)
 
     result = await run_in_threadpool(run)
@@ -71,8 +71,10 @@ async def login(request: Request) -> JSONResponse:
 async def logout(request: Request) -> Response:
     token = request.cookies.get(sessions.COOKIE)
     if token:
+        pool = app_state(request).pool
+
         def run():
-            with pool().connection() as conn:
+            with pool.connection() as conn:
                 sessions.logout(conn, token)
 
         await run_in_threadpool(run)
@@ -118,9 +120,10 @@ async def audit_log(request: Request) -> JSONResponse:
               "since": _time(request, "since"), "until": _time(request, "until"),
               "before_id": query_int(request, "before_id", None, 1, 2**62),
               "limit": query_int(request, "limit", 100, 1, 1000)}
+    pool = app_state(request).pool
 
     def run():
-        with pool().connection() as conn:
+        with pool.connection() as conn:
             return conn.execute(AUDIT_SQL, params).fetchall()
 
     rows = await run_in_threadpool(run)

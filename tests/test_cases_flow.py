@@ -176,9 +176,7 @@ def test_deadlines_timers_overdue_and_overview(cases_client):
         today = datetime.now(timezone.utc).date()
         conn.execute("INSERT INTO calendar_override SELECT d::date, true, 'test' FROM "
                      "generate_series(%s::date - 1, %s::date + 2, '1 day') d", [today, today])
-    from civicgrid.cases import intake
-
-    intake._calendars.clear()
+    cc.client.app.state.civicgrid.cases.forget_calendar()
     d = next(x for x in __import__("civicgrid.cases.workflow", fromlist=["x"]).shipped_definitions() if x["code"] == "standard")
     d["states"]["reported"]["time_limit"] = {"default": "0.02m"}
     assert cc.client.post("/api/workflows?activate=true", json=d, headers=cc.headers("admin")).status_code == 201

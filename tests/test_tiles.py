@@ -12,6 +12,8 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
+from civicgrid.state import lifespan as state_lifespan
+
 ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
 LON0, LAT0, STEP = 116.64, 40.12, 0.0024       # 10 × 10 cells of about 200 m
@@ -111,7 +113,7 @@ def town_db(town_template, pg_admin_url, monkeypatch):
 def client(town_db):
     from civicgrid.layers import tiles
 
-    app = Starlette(routes=[Mount("/ogc", routes=tiles.routes)])
+    app = Starlette(routes=[Mount("/ogc", routes=tiles.routes)], lifespan=state_lifespan)
     with TestClient(app) as c:
         yield c
 
@@ -304,7 +306,7 @@ def test_demo_town_tiles_stay_small(demo_url, monkeypatch):
 
     monkeypatch.setenv("DATABASE_URL", demo_url)
     get_settings.cache_clear()
-    app = Starlette(routes=[Mount("/ogc", routes=tiles.routes)])
+    app = Starlette(routes=[Mount("/ogc", routes=tiles.routes)], lifespan=state_lifespan)
     with connect(demo_url) as conn:
         town = conn.execute("SELECT ST_X(c) AS lon, ST_Y(c) AS lat FROM (SELECT ST_Centroid(ST_Union(geom)) c FROM town) s").fetchone()
         ext = conn.execute("SELECT ST_XMin(e) x0, ST_YMin(e) y0, ST_XMax(e) x1, ST_YMax(e) y1 "

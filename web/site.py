@@ -1,6 +1,6 @@
 """The web map at `/`: static files (index.html, app.js, app.css, vendor/) and the imagery archive.
 
-`mount(routes)` is called by civicgrid.app after /api and /ogc are in place, so the catch-all static
+`mount(routes, state)` is called by civicgrid.app after /api and /ogc are in place, so the catch-all static
 mount comes last. The imagery PMTiles archive is served with HTTP range requests (Starlette's
 FileResponse answers `Range` with 206), built from the database on first use when missing.
 """
@@ -32,7 +32,7 @@ async def imagery(request: Request) -> Response:
                         headers={"Cache-Control": "public, max-age=300"})
 
 
-def mount(routes: list) -> None:
+def mount(routes: list, state) -> None:
     vendor = STATIC / "vendor" / "maplibre-gl" / "maplibre-gl.mjs"
     if not vendor.exists():
         log.warning("web map assets missing (%s): run `cd web && npm ci && npm run build`", vendor)
