@@ -10,7 +10,6 @@ Admin: /workflows, /workflows/validate, /workflows/{code}, /workflows/{code}/ver
 from __future__ import annotations
 
 import json
-
 from typing import Annotated
 
 import psycopg

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
+
 from civicgrid.cases import testing
 from civicgrid.db import connect
 from civicgrid.security.testing import Credentials

@@ -209,17 +209,27 @@ class Workflow:
 
 
 def compile_definition(definition: Any, version: int = 0) -> Workflow:
-    """Validate (schema, then graph) and build a Workflow; WorkflowInvalid lists every problem."""
+    """Validate (schema, then graph) and build a Workflow; WorkflowInvalid lists every problem:
+    check the schema → check the states → compile the transitions → check the graph."""
     errors = [{"path": _path(e.absolute_path), "message": e.message}
               for e in sorted(_validator.iter_errors(definition), key=lambda e: list(map(str, e.absolute_path)))]
     if errors:
         raise WorkflowInvalid(errors)
     states: dict[str, dict] = definition["states"]
-    open_states = {s for s, d in states.items() if not d.get("closed")}
-    closed_states = set(states) - open_states
-    if not closed_states:
-        errors.append({"path": "states", "message": "no closed state: a case could never be closed"})
+    initials = _check_states(definition, errors)
+    transitions = [_compile_transition(i, t, states, errors) for i, t in enumerate(definition["transitions"])]
+    _check_graph(states, initials, transitions, errors)
+    if errors:
+        raise WorkflowInvalid(errors)
+    return Workflow(code=definition["code"], version=version, name=definition["name"],
+                    definition=definition, states=states, transitions=transitions)
 
+
+def _check_states(definition: dict, errors: list[dict]) -> dict[str, str]:
+    """A closed state exists, initial states are known, time limits parse; → the initial states by place."""
+    states = definition["states"]
+    if not any(d.get("closed") for d in states.values()):
+        errors.append({"path": "states", "message": "no closed state: a case could never be closed"})
     init = definition["initial"]
     initials = {"initial.default": init["default"],
                 **{f"initial.by_channel.{ch}": s for ch, s in init.get("by_channel", {}).items()}}
@@ -228,73 +238,80 @@ def compile_definition(definition: Any, version: int = 0) -> Workflow:
             errors.append({"path": where, "message": f"unknown state {s!r}"})
     for sname, sdef in states.items():
         tl = sdef.get("time_limit") or {}
-        for where, text in [("default", tl.get("default"))] + [
-                (f"rules[{i}].limit", r["limit"]) for i, r in enumerate(tl.get("rules", []))]:
-            if text is not None:
-                try:
-                    parse_duration(text)
-                except InvalidInput as exc:
-                    errors.append({"path": f"states.{sname}.time_limit.{where}", "message": exc.message})
-
-    transitions: list[Transition] = []
-    for i, t in enumerate(definition["transitions"]):
-        here = f"transitions[{i}]"
-        sources = open_states if t["from"] == ANY_OPEN else set(t["from"])
-        for j, s in enumerate([] if t["from"] == ANY_OPEN else t["from"]):
-            if s not in states:
-                errors.append({"path": f"{here}.from[{j}]", "message": f"unknown state {s!r}"})
-        target = t.get("to")
-        if target is not None and target not in states:
-            errors.append({"path": f"{here}.to", "message": f"unknown target state {target!r}"})
-        guard = None
-        if "guard" in t:
+        limits = [("default", tl.get("default"))] + [(f"rules[{i}].limit", r["limit"])
+                                                     for i, r in enumerate(tl.get("rules", []))]
+        for where, text in limits:
+            if text is None:
+                continue
             try:
-                guard = Guard(t["guard"])
-            except GuardError as exc:
-                errors.append({"path": f"{here}.guard", "message": str(exc)})
-        for k, eff in enumerate(t.get("effects", [])):
-            if "copy" in eff and "from" not in eff:
-                errors.append({"path": f"{here}.effects[{k}]", "message": "copy needs from: <data field>"})
-            if "set" in eff and "value" not in eff:
-                errors.append({"path": f"{here}.effects[{k}]", "message": "set needs value"})
-        if t.get("auto") and "system" not in t["roles"]:
-            errors.append({"path": f"{here}.roles", "message": "an auto transition must allow role system"})
-        transitions.append(Transition(
-            index=i, action=t["action"], name=t.get("name", t["action"]), sources=set(sources), target=target,
-            roles=set(t["roles"]), require=set(t.get("require", [])),
-            min_photos=t.get("min_photos", 1), fields=t.get("fields", {}), guard=guard,
-            auto=bool(t.get("auto")), effects=t.get("effects", [])))
+                parse_duration(text)
+            except InvalidInput as exc:
+                errors.append({"path": f"states.{sname}.time_limit.{where}", "message": exc.message})
+    return initials
 
-    if closed_states:  # graph checks; edges to unknown states were reported above and are skipped
-        edges: dict[str, set[str]] = {s: set() for s in states}
-        for t in transitions:
-            for s in t.sources & set(states):
-                if (t.target or s) in states:
-                    edges[s].add(t.target or s)
-        seen, todo = set(), [s for s in initials.values() if s in states]
-        while todo:
-            s = todo.pop()
-            if s not in seen:
-                seen.add(s)
-                todo.extend(edges[s])
+
+def _compile_transition(i: int, t: dict, states: dict[str, dict], errors: list[dict]) -> Transition:
+    here = f"transitions[{i}]"
+    open_states = {s for s, d in states.items() if not d.get("closed")}
+    sources = open_states if t["from"] == ANY_OPEN else set(t["from"])
+    for j, s in enumerate([] if t["from"] == ANY_OPEN else t["from"]):
+        if s not in states:
+            errors.append({"path": f"{here}.from[{j}]", "message": f"unknown state {s!r}"})
+    target = t.get("to")
+    if target is not None and target not in states:
+        errors.append({"path": f"{here}.to", "message": f"unknown target state {target!r}"})
+    guard = None
+    if "guard" in t:
+        try:
+            guard = Guard(t["guard"])
+        except GuardError as exc:
+            errors.append({"path": f"{here}.guard", "message": str(exc)})
+    for k, eff in enumerate(t.get("effects", [])):
+        if "copy" in eff and "from" not in eff:
+            errors.append({"path": f"{here}.effects[{k}]", "message": "copy needs from: <data field>"})
+        if "set" in eff and "value" not in eff:
+            errors.append({"path": f"{here}.effects[{k}]", "message": "set needs value"})
+    if t.get("auto") and "system" not in t["roles"]:
+        errors.append({"path": f"{here}.roles", "message": "an auto transition must allow role system"})
+    return Transition(
+        index=i, action=t["action"], name=t.get("name", t["action"]), sources=set(sources), target=target,
+        roles=set(t["roles"]), require=set(t.get("require", [])),
+        min_photos=t.get("min_photos", 1), fields=t.get("fields", {}), guard=guard,
+        auto=bool(t.get("auto")), effects=t.get("effects", []))
+
+
+def _check_graph(states: dict[str, dict], initials: dict[str, str], transitions: list[Transition],
+                 errors: list[dict]) -> None:
+    """Every state reachable from an initial state; a closed state reachable from every state.
+    Edges to unknown states were reported already and are skipped."""
+    closed_states = {s for s, d in states.items() if d.get("closed")}
+    if not closed_states:
+        return
+    edges: dict[str, set[str]] = {s: set() for s in states}
+    for t in transitions:
+        for s in t.sources & set(states):
+            if (t.target or s) in states:
+                edges[s].add(t.target or s)
+    seen, todo = set(), [s for s in initials.values() if s in states]
+    while todo:
+        s = todo.pop()
+        if s not in seen:
+            seen.add(s)
+            todo.extend(edges[s])
+    for s in states:
+        if s not in seen:
+            errors.append({"path": f"states.{s}", "message": f"state {s!r} cannot be reached from an initial state"})
+    can_close = set(closed_states)
+    changed = True
+    while changed:
+        changed = False
         for s in states:
-            if s not in seen:
-                errors.append({"path": f"states.{s}", "message": f"state {s!r} cannot be reached from an initial state"})
-        can_close = set(closed_states)
-        changed = True
-        while changed:
-            changed = False
-            for s in states:
-                if s not in can_close and edges[s] & can_close:
-                    can_close.add(s)
-                    changed = True
-        for s in states:
-            if s not in can_close:
-                errors.append({"path": f"states.{s}", "message": f"no closed state can be reached from state {s!r}"})
-    if errors:
-        raise WorkflowInvalid(errors)
-    return Workflow(code=definition["code"], version=version, name=definition["name"],
-                    definition=definition, states=states, transitions=transitions)
+            if s not in can_close and edges[s] & can_close:
+                can_close.add(s)
+                changed = True
+    for s in states:
+        if s not in can_close:
+            errors.append({"path": f"states.{s}", "message": f"no closed state can be reached from state {s!r}"})
 
 
 def parse_text(text: str) -> Any:

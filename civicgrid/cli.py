@@ -14,8 +14,6 @@ from civicgrid.errors import SetupError
 from civicgrid.settings import get_settings
 
 
-
-
 @click.group(cls=Group)
 def main():
     """civicgrid — GIS platform for a town's law-enforcement command center (综合执法指挥中心)."""
@@ -104,7 +102,8 @@ def rollback(count):
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
 def reset(yes):
     """Drop everything civicgrid stored and migrate again from empty."""
-    from civicgrid.db import connect, migrate as run
+    from civicgrid.db import connect
+    from civicgrid.db import migrate as run
 
     if not yes:
         click.confirm(f"Drop all civicgrid data in {_target()}?", abort=True)

@@ -20,120 +20,20 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from civicgrid.errors import (CivicgridError, Conflict, InvalidInput, NotFound, PreconditionFailed,
-                              PreconditionRequired)
+from civicgrid.errors import CivicgridError, Conflict, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
 from civicgrid.layers import features
 from civicgrid.layers.collections import Collection
+from civicgrid.layers.models import ComponentProps
 
 READ_ONLY = {"version", "updated_at", "updated_by", "area_m2"}
-CODE = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
-
-
-class ComponentProps(BaseModel):
-    """管理部件: the 18 standard attributes (GB/T 47678.5-2026) plus local extras."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    id: str | None = Field(None, pattern=r"^[0-9]{16,17}$")
-    standard: str = "GB/T 47678.5-2026"
-    type_code: str = Field(pattern=r"^[0-9]{4,5}$")
-    name: str = Field(min_length=1, max_length=30)
-    dept_code: str = Field(pattern=CODE)
-    dept_name: str = Field(min_length=1, max_length=100)
-    owner_code: str | None = Field(None, pattern=CODE)
-    owner_name: str | None = Field(None, max_length=100)
-    maintainer_code: str | None = Field(None, pattern=CODE)
-    maintainer_name: str | None = Field(None, max_length=100)
-    unit_grid_code: str = Field(pattern=r"^[0-9]{15}$")
-    status: str = "完好"
-    initial_date: date
-    change_date: date | None = None
-    data_source: str | None = None
-    note: str | None = Field(None, max_length=1000)
-    street_code: str | None = Field(None, pattern=r"^[0-9]{9}$")
-    street_name: str | None = None
-    community_code: str | None = Field(None, pattern=r"^[0-9]{12}$")
-    community_name: str | None = None
-    extra: dict = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _consistent(self):
-        if self.change_date and self.change_date < self.initial_date:
-            raise ValueError("change_date is before initial_date")
-        if self.id and self.id[6:6 + len(self.type_code)] != self.type_code:
-            raise ValueError(f"id {self.id} does not contain its class code {self.type_code} at position 7")
-        if self.community_code and self.unit_grid_code[:12] != self.community_code:
-            raise ValueError("unit_grid_code does not lie in community_code")
-        return self
-
-
-class UnitGridProps(BaseModel):
-    """单元网格."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    code: str | None = Field(None, pattern=r"^[0-9]{15}$")
-    community_code: str | None = Field(None, pattern=r"^[0-9]{12}$")
-    name: str | None = Field(None, max_length=100)
-    land_use: str | None = Field(None, max_length=50)
-    valid_from: date | None = None
-    valid_to: date | None = None
-    note: str | None = Field(None, max_length=1000)
-
-    @model_validator(mode="after")
-    def _consistent(self):
-        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
-            raise ValueError("valid_to is before valid_from")
-        return self
-
-
-class ResponsibilityGridProps(BaseModel):
-    """责任网格: its geometry is the union of `unit_grid_codes`."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    code: str | None = Field(None, pattern=r"^[0-9]{12}Z[0-9]{2}$")
-    community_code: str | None = Field(None, pattern=r"^[0-9]{12}$")
-    name: str = Field(min_length=1, max_length=100)
-    officer_id: int | None = Field(None, ge=1)
-    unit_grid_codes: list[str] | None = Field(None, max_length=500)
-
-    @model_validator(mode="after")
-    def _codes(self):
-        for code in self.unit_grid_codes or []:
-            if not re.fullmatch(r"[0-9]{15}", code):
-                raise ValueError(f"unit_grid_codes: '{code}' is not a 15-digit unit grid code")
-        return self
-
-
-class PoiProps(BaseModel):
-    """兴趣点."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    name: str = Field(min_length=1, max_length=100)
-    alias: list[str] = Field(default_factory=list, max_length=20)
-    pinyin: str | None = Field(None, max_length=200)
-    pinyin_initials: str | None = Field(None, max_length=50)
-    category: str = Field(min_length=1, max_length=50)
-    address: str | None = Field(None, max_length=200)
-    community_code: str | None = Field(None, pattern=r"^[0-9]{12}$")
-
-
-# collection id → (model, geometry types accepted or None when derived, key property)
-EDITABLE: dict[str, tuple[type[BaseModel], tuple[str, ...] | None, str | None]] = {
-    "urban-components": (ComponentProps, ("Point", "MultiPoint", "LineString", "MultiLineString",
-                                          "Polygon", "MultiPolygon"), "id"),
-    "unit-grids": (UnitGridProps, ("Polygon", "MultiPolygon"), "code"),
-    "responsibility-grids": (ResponsibilityGridProps, None, "code"),
-    "pois": (PoiProps, ("Point",), None),
-}
-
 KIND_TYPES = {"point": ("Point", "MultiPoint"), "line": ("LineString", "MultiLineString"),
               "polygon": ("Polygon", "MultiPolygon")}
 
@@ -147,7 +47,7 @@ def actor() -> str:
 
 
 def check_allowed(coll: Collection) -> None:
-    if not coll.editable or coll.id not in EDITABLE:
+    if coll.edit is None:
         err = CivicgridError(f"collection {coll.id} is read-only: it accepts GET only", status=405,
                              headers={"Allow": "GET, HEAD"})
         err.code = "MethodNotAllowed"
@@ -182,7 +82,7 @@ async def read_feature(request: Request) -> dict:
 
 
 def validate_props(coll: Collection, props: dict) -> BaseModel:
-    model = EDITABLE[coll.id][0]
+    model = coll.edit.model
     clean = {k: v for k, v in props.items() if k not in READ_ONLY}
     try:
         return model.model_validate(clean)
@@ -207,7 +107,7 @@ def geometry_sql(geom: Any, crs: int | None) -> sql.Composable:
 async def check_geometry(conn, coll: Collection, feature: dict, crs: int | None, props: BaseModel,
                          required: bool) -> sql.Composable | None:
     """Validate the geometry (type, class kind, validity); → SQL expression or None (derived/kept)."""
-    accepted = EDITABLE[coll.id][1]
+    accepted = coll.edit.geometry_types
     geom = feature.get("geometry")
     if accepted is None:
         if geom is not None:
@@ -308,7 +208,7 @@ async def create(request: Request, coll: Collection, pool, base: str) -> Respons
     feature = await read_feature(request)
     crs = features.parse_crs(request.headers.get("content-crs", "").strip("<> ") or None, "Content-Crs")
     props_in = dict(feature.get("properties") or {})
-    key_prop = EDITABLE[coll.id][2]
+    key_prop = coll.edit.key_property
     if key_prop:
         if feature.get("id") is not None:
             given = str(feature["id"])
@@ -367,10 +267,10 @@ async def change(request: Request, coll: Collection, fid: str, pool, base: str) 
                 if method == "DELETE":
                     await conn.execute(sql.SQL("DELETE FROM {} t WHERE {}").format(sql.Identifier(coll.table), match))
                     return Response(status_code=204)
-                key_prop = EDITABLE[coll.id][2]
+                key_prop = coll.edit.key_property
                 props_in = dict(feature.get("properties") or {})
                 if method == "PATCH":
-                    model_fields = EDITABLE[coll.id][0].model_fields
+                    model_fields = coll.edit.model.model_fields
                     merged = {k: v for k, v in current.items() if k in model_fields}
                     if coll.id == "responsibility-grids" and "unit_grid_codes" not in props_in:
                         merged.pop("unit_grid_codes", None)

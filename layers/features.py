@@ -29,9 +29,9 @@ import json
 import math
 import re
 import time
-from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -285,79 +285,18 @@ class ItemsPlan:
 
 
 def plan_items(c: Collection, raw: dict[str, str], filter_json: Any = None) -> ItemsPlan:
-    """Validate the request and build the page SQL. `filter_json` comes from a POSTed CQL2 JSON."""
+    """Validate the request and build the page SQL. `filter_json` comes from a POSTed CQL2 JSON.
+    One function per clause, as tipg does: bbox, datetime, filter, property=value, then the order."""
     extra = {k: v for k, v in raw.items() if k in c.column_names}
-    rest = {k: v for k, v in raw.items() if k not in extra}
-    q: ItemsQuery = validate_params(ItemsQuery, rest)  # type: ignore[assignment]
+    q: ItemsQuery = validate_params(ItemsQuery, {k: v for k, v in raw.items() if k not in extra})  # type: ignore
     srid = parse_crs(q.crs, "crs")
-    conds: list[sql.Composable] = []
-    g = sql.SQL("t.{}").format(sql.Identifier(c.geom_column))
-    if q.bbox is not None:
-        env = parse_bbox(q.bbox, parse_crs(q.bbox_crs, "bbox-crs"))
-        conds.append(sql.SQL("({g} && {e} AND ST_Intersects({g}, {e}))").format(g=g, e=env))
-    elif q.bbox_crs is not None:
-        parse_crs(q.bbox_crs, "bbox-crs")
-    if q.datetime_ is not None:
-        start, end, instant = parse_datetime(q.datetime_)
-        if c.time_column:
-            tc = sql.SQL("t.{}").format(sql.Identifier(c.time_column))
-            if instant:
-                conds.append(sql.SQL("{} = {}").format(tc, sql.Literal(start)))
-            else:
-                if start is not None:
-                    conds.append(sql.SQL("{} >= {}").format(tc, sql.Literal(start)))
-                if end is not None:
-                    conds.append(sql.SQL("{} <= {}").format(tc, sql.Literal(end)))
-    filter_srid = parse_crs(q.filter_crs, "filter-crs")
-    if filter_json is not None or q.filter is not None:
-        expr = cql.parse(q.filter, filter_json, q.filter_lang)
-        conds.append(cql.to_sql(expr, c, filter_srid))
-    for name, value in extra.items():
-        col = c.column(name)
-        if col.type in ("integer", "number"):
-            try:
-                num: Any = int(value) if col.type == "integer" else float(value)
-            except ValueError:
-                raise InvalidInput(f"{name} must be a number", field=name) from None
-            node: Any = num
-        elif col.type == "boolean":
-            if value.lower() not in ("true", "false"):
-                raise InvalidInput(f"{name} must be true or false", field=name)
-            node = value.lower() == "true"
-        elif col.type in ("array", "object"):
-            raise InvalidInput(f"{name} cannot be filtered with name=value; use filter", field=name)
-        elif col.format == "date-time":
-            node = {"timestamp": value}
-        elif col.format == "date":
-            node = {"date": value}
-        else:
-            node = value
-        conds.append(cql.to_sql({"op": "=", "args": [{"property": name}, node]}, c))
-
+    conds = [*bbox_clause(c, q), *datetime_clause(c, q), *filter_clause(c, q, filter_json),
+             *properties_clause(c, extra)]
     props = list(c.column_names) if q.properties is None else parse_names(c, q.properties, "properties", False)
     sort = parse_sortby(c, q.sortby) if q.sortby else []
-    key_cols = [sql.SQL("t.{}").format(sql.Identifier(k)) for k in c.key]
-    if q.after is not None and q.before is not None:
-        raise InvalidInput("use either after or before, not both", field="after")
-    keyset = not sort and q.offset == 0
-    backwards = False
-    page_conds = list(conds)
-    if q.after is not None or q.before is not None:
-        if sort:
-            raise InvalidInput("after/before cannot be combined with sortby (use offset)", field="after")
-        cursor = q.after if q.after is not None else q.before
-        try:
-            pairs = parse_id(c, cursor)
-        except NotFound:
-            raise InvalidInput(f"'{cursor}' is not a feature id of {c.id}", field="after" if q.after else "before") from None
-        backwards = q.before is not None
-        page_conds.append(key_match_sql(c, pairs, "<" if backwards else ">"))
-    if sort:
-        order = sql.SQL(", ").join(
-            [sql.SQL("{} {} NULLS LAST").format(column_sql(c, n), sql.SQL(d)) for n, d in sort] + key_cols)
-    else:
-        direction = sql.SQL(" DESC" if backwards else "")
-        order = sql.SQL(", ").join(sql.SQL("{}{}").format(k, direction) for k in key_cols)
+    cursor, backwards = cursor_clause(c, q, sort)
+    page_conds = conds + cursor
+    order = order_clause(c, sort, backwards)
     where = sql.SQL(" AND ").join(page_conds) if page_conds else sql.SQL("TRUE")
     count_where = sql.SQL(" AND ").join(conds) if conds else sql.SQL("TRUE")
     # the page is cut in a subquery so that rows skipped by OFFSET never get their JSON built
@@ -367,10 +306,100 @@ def plan_items(c: Collection, raw: dict[str, str], filter_json: Any = None) -> I
         where=where, order=order, lim=sql.Literal(q.limit + 1), off=sql.Literal(q.offset))
     # rendered once here: a cached plan is then reused as plain text
     query = sql.SQL(query.as_string(None))
-    return ItemsPlan(c, query, count_where, q.limit, q.offset, keyset, backwards, srid, bool(conds),
-                     params={k: v for k, v in raw.items() if k not in ("after", "before", "offset")},
+    return ItemsPlan(c, query, count_where, q.limit, q.offset, not sort and q.offset == 0, backwards, srid,
+                     bool(conds), params={k: v for k, v in raw.items() if k not in ("after", "before", "offset")},
                      cursor_after=q.after is not None,
                      cursor={k: v for k, v in (("after", q.after), ("before", q.before)) if v is not None})
+
+
+def _geom(c: Collection) -> sql.Composable:
+    return sql.SQL("t.{}").format(sql.Identifier(c.geom_column))
+
+
+def bbox_clause(c: Collection, q: ItemsQuery) -> list[sql.Composable]:
+    if q.bbox is None:
+        if q.bbox_crs is not None:
+            parse_crs(q.bbox_crs, "bbox-crs")
+        return []
+    env = parse_bbox(q.bbox, parse_crs(q.bbox_crs, "bbox-crs"))
+    return [sql.SQL("({g} && {e} AND ST_Intersects({g}, {e}))").format(g=_geom(c), e=env)]
+
+
+def datetime_clause(c: Collection, q: ItemsQuery) -> list[sql.Composable]:
+    """An instant or an interval on the time column; ignored on collections without one."""
+    if q.datetime_ is None:
+        return []
+    start, end, instant = parse_datetime(q.datetime_)
+    if not c.time_column:
+        return []
+    tc = sql.SQL("t.{}").format(sql.Identifier(c.time_column))
+    if instant:
+        return [sql.SQL("{} = {}").format(tc, sql.Literal(start))]
+    out = []
+    if start is not None:
+        out.append(sql.SQL("{} >= {}").format(tc, sql.Literal(start)))
+    if end is not None:
+        out.append(sql.SQL("{} <= {}").format(tc, sql.Literal(end)))
+    return out
+
+
+def filter_clause(c: Collection, q: ItemsQuery, filter_json: Any) -> list[sql.Composable]:
+    filter_srid = parse_crs(q.filter_crs, "filter-crs")
+    if filter_json is None and q.filter is None:
+        return []
+    return [cql.to_sql(cql.parse(q.filter, filter_json, q.filter_lang), c, filter_srid)]
+
+
+def _property_value(col, name: str, value: str) -> Any:
+    """`name=value` as the CQL2 literal of the property's type."""
+    if col.type in ("integer", "number"):
+        try:
+            return int(value) if col.type == "integer" else float(value)
+        except ValueError:
+            raise InvalidInput(f"{name} must be a number", field=name) from None
+    if col.type == "boolean":
+        if value.lower() not in ("true", "false"):
+            raise InvalidInput(f"{name} must be true or false", field=name)
+        return value.lower() == "true"
+    if col.type in ("array", "object"):
+        raise InvalidInput(f"{name} cannot be filtered with name=value; use filter", field=name)
+    if col.format == "date-time":
+        return {"timestamp": value}
+    if col.format == "date":
+        return {"date": value}
+    return value
+
+
+def properties_clause(c: Collection, extra: dict[str, str]) -> list[sql.Composable]:
+    """`property=value` for any queryable, as the CQL2 equality it stands for."""
+    return [cql.to_sql({"op": "=", "args": [{"property": name}, _property_value(c.column(name), name, value)]}, c)
+            for name, value in extra.items()]
+
+
+def cursor_clause(c: Collection, q: ItemsQuery, sort: list) -> tuple[list[sql.Composable], bool]:
+    """The keyset seek of `after`/`before` (→ clauses, whether the page runs backwards)."""
+    if q.after is not None and q.before is not None:
+        raise InvalidInput("use either after or before, not both", field="after")
+    if q.after is None and q.before is None:
+        return [], False
+    if sort:
+        raise InvalidInput("after/before cannot be combined with sortby (use offset)", field="after")
+    cursor = q.after if q.after is not None else q.before
+    try:
+        pairs = parse_id(c, cursor)
+    except NotFound:
+        raise InvalidInput(f"'{cursor}' is not a feature id of {c.id}", field="after" if q.after else "before") from None
+    backwards = q.before is not None
+    return [key_match_sql(c, pairs, "<" if backwards else ">")], backwards
+
+
+def order_clause(c: Collection, sort: list[tuple[str, str]], backwards: bool) -> sql.Composable:
+    key_cols = [sql.SQL("t.{}").format(sql.Identifier(k)) for k in c.key]
+    if sort:
+        return sql.SQL(", ").join(
+            [sql.SQL("{} {} NULLS LAST").format(column_sql(c, n), sql.SQL(d)) for n, d in sort] + key_cols)
+    direction = sql.SQL(" DESC" if backwards else "")
+    return sql.SQL(", ").join(sql.SQL("{}{}").format(k, direction) for k in key_cols)
 
 
 def parse_sortby(c: Collection, text: str) -> list[tuple[str, str]]:

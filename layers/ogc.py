@@ -41,13 +41,12 @@ from starlette.routing import Mount, Route
 
 from civicgrid.errors import CivicgridError, InvalidInput, NotFound, SetupError
 from civicgrid.layers import features, tiles
-from civicgrid.layers.collections import COLLECTIONS, Collection
+from civicgrid.layers.collections import COLLECTIONS, PROVIDER, Collection, pygeoapi_resources
 from civicgrid.settings import get_settings
 from civicgrid.state import app_state
 
 log = logging.getLogger("civicgrid.ogc")
 
-PROVIDER = "civicgrid.layers.provider.CivicgridProvider"
 PLAN_CACHE_SIZE = 2048
 
 
@@ -116,6 +115,25 @@ def _key(loc: tuple) -> str:
     return ".".join(str(p) for p in loc)
 
 
+def _first_difference(got: Any, want: Any, where: str, skip=frozenset()) -> tuple[str, Any, Any] | None:
+    """(key path, value found, value expected) of the first place two configuration values differ."""
+    if isinstance(got, dict) and isinstance(want, dict):
+        for k in [*want, *(k for k in got if k not in want)]:
+            if k in skip:
+                continue
+            found = _first_difference(got.get(k), want.get(k), f"{where}.{k}")
+            if found:
+                return found
+        return None
+    if isinstance(got, list) and isinstance(want, list) and len(got) == len(want):
+        for n, (a, b) in enumerate(zip(got, want, strict=True)):
+            found = _first_difference(a, b, f"{where}.{n}")
+            if found:
+                return found
+        return None
+    return None if got == want else (where, got, want)
+
+
 def load_config(path: Path | None = None) -> dict:
     """Read + env-expand + validate (CIVICGRID_PYGEOAPI_CONFIG by default). SetupError naming the bad key."""
     from pygeoapi.util import yaml_load
@@ -131,21 +149,24 @@ def load_config(path: Path | None = None) -> dict:
     except ValidationError as exc:
         err = exc.errors()[0]
         raise SetupError(f"{path.name}: {_key(err['loc'])}: {err['msg']}") from exc
-    for rid, res in (raw.get("resources") or {}).items():
-        if res.get("type") != "collection":
+    resources = raw.setdefault("resources", {}) or {}
+    raw["resources"] = resources
+    generated = pygeoapi_resources()
+    for rid, res in resources.items():
+        ours = res.get("type") == "collection" and any(
+            isinstance(p, dict) and p.get("name") == PROVIDER for p in res.get("providers") or [])
+        if not ours:
             continue
-        for i, prov in enumerate(res.get("providers") or []):
-            if prov.get("name") != PROVIDER:
-                continue
-            where = f"{path.name}: resources.{rid}.providers.{i}"
-            coll = COLLECTIONS.get(rid)
-            if coll is None:
-                raise SetupError(f"{path.name}: resources.{rid}: no such collection in layers/collections.py "
-                                 f"(known: {', '.join(COLLECTIONS)})")
-            if prov.get("data") != coll.table:
-                raise SetupError(f"{where}.data: '{prov.get('data')}' is not the table of {rid} ('{coll.table}')")
-            if prov.get("editable") and not coll.editable:
-                raise SetupError(f"{where}.editable: {rid} is read-only")
+        if rid not in generated:
+            raise SetupError(f"{path.name}: resources.{rid}: no such collection in layers/collections.py "
+                             f"(known: {', '.join(COLLECTIONS)})")
+        differs = _first_difference(res, generated[rid], f"resources.{rid}", skip={"extents"})
+        if differs:
+            where, got, want = differs
+            raise SetupError(f"{path.name}: {where}: {got!r} differs from layers/collections.py ({want!r}); "
+                             "the collections block is generated: python -m civicgrid.layers.collections")
+    for rid, res in generated.items():   # a configuration without the generated block still publishes them
+        resources.setdefault(rid, res)
     return raw
 
 
@@ -186,8 +207,8 @@ def resolve_config(raw: dict, active: dict[str, Collection]) -> dict:
 
 
 def write_pygeoapi_files(cfg: dict) -> tuple[Path, Path]:
-    from pygeoapi.openapi import generate_openapi_document
     from pygeoapi.models.openapi import OAPIFormat
+    from pygeoapi.openapi import generate_openapi_document
 
     folder = Path(tempfile.mkdtemp(prefix="civicgrid-ogc-"))
     atexit.register(shutil.rmtree, folder, True)

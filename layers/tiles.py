@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -35,12 +35,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from civicgrid.db import load_sql
 from civicgrid.errors import CivicgridError, InvalidInput, NotFound
+from civicgrid.layers.collections import COLLECTIONS, Tiles
 from civicgrid.state import app_state
 
 log = logging.getLogger("civicgrid.tiles")
 
-SQL_DIR = Path(__file__).with_name("sql")
+PACKAGE = "civicgrid.layers"
 TMS_ID = "WebMercatorQuad"
 TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
@@ -57,65 +59,32 @@ def tile_width(z: int) -> float:
 
 @dataclass(frozen=True)
 class TileLayer:
-    """One vector tile layer. `detail_zoom`: from this zoom every feature is in the tile; below it
-    points are aggregated in cells of `tile width / cells_per_tile` (×2 and ×4 finer on the two
-    zooms just below `detail_zoom`). Polygons are simplified by zoom instead."""
+    """One vector tile layer: a collection's `tiles` (layers/collections.py). From `detail_zoom`
+    every feature is in the tile; below it points are aggregated in cells of `tile width /
+    cells_per_tile` (×2 and ×4 finer on the two zooms just below `detail_zoom`). Polygons are
+    simplified by zoom instead."""
 
     id: str
-    title: str
-    description: str
-    geometry_type: str              # points | lines | polygons (OGC tileset `geometryDimension`)
-    detail_sql: str
-    clustered_sql: str | None = None
-    detail_zoom: int = 0
+    spec: Tiles
     cells_per_tile: int = 16      # 32 screen pixels per cell on a 512-pixel tile
-    minzoom: int = 8
     maxzoom: int = MAX_ZOOM
-    fields: dict[str, str] = field(default_factory=dict)
 
     def statement(self, z: int) -> tuple[str, dict]:
         width = tile_width(z)
         params = {"margin": MARGIN}
-        if self.clustered_sql and z < self.detail_zoom:
+        spec = self.spec
+        if spec.clustered_sql and z < spec.detail_zoom:
             # finer cells on the last zooms before detail: there a cell mostly holds one feature
-            per_tile = self.cells_per_tile * (4 if z == self.detail_zoom - 1 else 2 if z == self.detail_zoom - 2 else 1)
+            per_tile = self.cells_per_tile * (4 if z == spec.detail_zoom - 1 else 2 if z == spec.detail_zoom - 2 else 1)
             params.update(cells=(1 << z) * per_tile, cells_per_tile=per_tile)
-            return _sql(self.clustered_sql), params
+            return load_sql(PACKAGE, spec.clustered_sql), params
         # one tile unit of simplification; two below z13 where grids are tiny on screen
         params["tolerance"] = width / EXTENT * (2 if z < 13 else 1) if z < 16 else 0.0
-        return _sql(self.detail_sql), params
+        return load_sql(PACKAGE, spec.detail_sql), params
 
 
-# The collections served as tiles. The OGC collection registry (layers/collections.py) names the
-# same ids; tiles need their own SQL, so the mapping lives here.
-LAYERS: dict[str, TileLayer] = {
-    "urban-components": TileLayer(
-        "urban-components", "城市部件 Urban components",
-        "管理部件；低于 15 级按格网聚合（count = 部件数，major = 最多的大类）",
-        "points", "tiles_urban_components.sql", "tiles_urban_components_clustered.sql", detail_zoom=15,
-        fields={"id": "部件标识码", "type_code": "部件类型代码", "major": "大类代码", "name": "部件名称",
-                "status": "部件状态", "count": "聚合数（低级别）"}),
-    "cases": TileLayer(
-        "cases", "案件 Cases", "案件（公开字段）；低于 15 级按格网聚合（count, open_count, sla_color）",
-        "points", "tiles_cases.sql", "tiles_cases_clustered.sql", detail_zoom=15,
-        fields={"id": "案件ID", "case_number": "案件编号", "channel": "来源", "category_code": "类别代码",
-                "category_name": "类别", "urgency": "紧急程度", "state": "状态", "is_closed": "已结案",
-                "sla_color": "时限灯", "reported_at": "上报时间", "count": "聚合数", "open_count": "未结案数"}),
-    "unit-grids": TileLayer(
-        "unit-grids", "单元网格 Unit grids", "现行单元网格；低级别按瓦片分辨率简化",
-        "polygons", "tiles_unit_grids.sql", minzoom=10,
-        fields={"code": "网格编码", "name": "网格名称", "community_code": "社区编码", "land_use": "用地类别",
-                "area_m2": "面积（平方米）"}),
-    "pois": TileLayer(
-        "pois", "兴趣点 POIs", "兴趣点；低于 15 级按格网聚合", "points", "tiles_pois.sql",
-        "tiles_pois_clustered.sql", detail_zoom=15,
-        fields={"id": "ID", "name": "名称", "category": "类别", "address": "地址", "count": "聚合数"}),
-}
-
-
-@lru_cache(maxsize=None)
-def _sql(name: str) -> str:
-    return (SQL_DIR / name).read_text()
+# the collections served as tiles, from the registry
+LAYERS: dict[str, TileLayer] = {c.id: TileLayer(c.id, c.tiles) for c in COLLECTIONS.values() if c.tiles}
 
 
 # ------------------------------------------------------------------ the basemap (底图) dataset
@@ -207,7 +176,7 @@ async def render(state, layer_id: str, z: int, x: int, y: int, *, use_cache: boo
             for part in parts:
                 if z < 13 and part.name == "landuse":
                     params["tolerance"] = tile_width(z) / EXTENT * 4
-                cur = await conn.execute(_sql(part.sql), params)
+                cur = await conn.execute(load_sql(PACKAGE, part.sql), params)
                 data += bytes((await cur.fetchone())[0] or b"")
         else:
             statement, extra = LAYERS[layer_id].statement(z)
@@ -376,7 +345,7 @@ async def collection_tilesets(request: Request) -> JSONResponse:
     return JSONResponse({
         "links": [{"rel": "self", "type": "application/json", "href": f"{base}{prefix}/tiles"},
                   {"rel": "collection", "type": "application/json", "href": f"{base}{prefix}"}],
-        "tilesets": [_tileset_summary(base, prefix, layer.title)],
+        "tilesets": [_tileset_summary(base, prefix, layer.spec.title)],
     })
 
 
@@ -386,10 +355,10 @@ async def collection_tileset(request: Request) -> JSONResponse:
     _tms(request)
     _check_query(request, {"json", "tilejson"})
     base = _ogc_base(request)
-    vector = [{"id": layer.id, "description": layer.description, "fields": layer.fields,
-               "geometry_dimension": _DIMENSION[layer.geometry_type]}]
-    return JSONResponse(_tileset(base, f"/collections/{layer.id}", layer.title, layer.description, vector,
-                                 layer.minzoom, layer.maxzoom, await town_extent(app_state(request).tile_pool)))
+    vector = [{"id": layer.id, "description": layer.spec.description, "fields": layer.spec.fields,
+               "geometry_dimension": _DIMENSION[layer.spec.geometry_type]}]
+    return JSONResponse(_tileset(base, f"/collections/{layer.id}", layer.spec.title, layer.spec.description, vector,
+                                 layer.spec.minzoom, layer.maxzoom, await town_extent(app_state(request).tile_pool)))
 
 
 def _tile_address(request: Request) -> TileAddress:
@@ -494,9 +463,9 @@ routes = [
 
 def densest_tile(conn, collection_id: str, z: int) -> tuple[int, int, int, int]:
     """(z, x, y, count) of the tile holding most features of a point collection (sync connection)."""
-    table = {"urban-components": "component", "cases": "cases", "pois": "poi", "unit-grids": "unit_grid"}[collection_id]
     from psycopg import sql
 
+    table = LAYERS[collection_id].spec.source
     row = conn.execute(sql.SQL(
         "SELECT floor((ST_X(p) + {half}) / {w})::int AS x, floor(({half} - ST_Y(p)) / {w})::int AS y, count(*) AS n "
         "FROM (SELECT ST_Transform(ST_PointOnSurface(geom), 3857) AS p FROM {t} WHERE geom IS NOT NULL) s "

@@ -9,8 +9,8 @@ raises `TooLargeForSync` (HTTP 400 telling the client to send `Prefer: respond-a
 from __future__ import annotations
 
 import copy
-import re
 import logging
+import re
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, ClassVar

@@ -26,8 +26,7 @@ from civicgrid.errors import CivicgridError, Forbidden, PayloadTooLarge, SetupEr
 from civicgrid.http import error_response
 from civicgrid.security import identity, sessions
 from civicgrid.security import policy as policy_mod
-from civicgrid.security.principal import (ANONYMOUS, Principal, install_context_executor, reset_principal,
-                                          set_principal)
+from civicgrid.security.principal import ANONYMOUS, Principal, install_context_executor, reset_principal, set_principal
 from civicgrid.state import app_state
 
 log = logging.getLogger("civicgrid.security")

@@ -12,6 +12,7 @@ import contextvars
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+
 @dataclass(frozen=True)
 class Principal:
     user: str                               # username; 'anonymous' for the public, 'system' off-request

@@ -30,8 +30,8 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Route
 
 from civicgrid.db import connect
-from civicgrid.http import query_int
 from civicgrid.errors import CivicgridError, InvalidInput, NotFound
+from civicgrid.http import query_int
 from civicgrid.settings import get_settings
 from civicgrid.survey import service
 from civicgrid.survey.reader import FORMATS

@@ -42,7 +42,7 @@ ALIASES = {
 }
 X_NAMES = ("lon", "lng", "longitude", "经度", "x", "东坐标", "easting")
 Y_NAMES = ("lat", "latitude", "纬度", "y", "北坐标", "northing")
-DXF_INTERNAL = {"SubClasses", "EntityHandle", "Linetype", "EntityHandle", "Text", "RawCodeValues", "ExtendedEntity",
+DXF_INTERNAL = {"SubClasses", "EntityHandle", "Linetype", "Text", "RawCodeValues", "ExtendedEntity",
                 "Layer"}
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import threading
 
-
 from civicgrid.cases import testing
 from civicgrid.cases.fixtures import cases_client  # noqa: F401  (fixture)
 

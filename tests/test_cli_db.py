@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, free_port, make_reachable
 
 CLI = [sys.executable, "-m", "civicgrid.cli"]

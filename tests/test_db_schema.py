@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from conftest import create_database, drop_database
 
 from civicgrid.codes import uscc_check_char
 from civicgrid.db import applied_migrations, connect, migrate, rollback
-
-from conftest import create_database, drop_database
 
 TOWN = "110113104"
 COMMUNITY = TOWN + "001"

@@ -11,10 +11,9 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from conftest import create_database, drop_database, start_server
 
 from civicgrid.security.testing import Credentials
-
-from conftest import create_database, drop_database, start_server
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG4490 = "http://www.opengis.net/def/crs/EPSG/0/4490"

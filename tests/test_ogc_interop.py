@@ -14,9 +14,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from conftest import create_database, drop_database, start_server
 
 from civicgrid.security.testing import Credentials
-from conftest import create_database, drop_database, start_server
 
 # collection → SQL giving every feature id as text
 ID_SQL = {

@@ -31,6 +31,7 @@ def dispatcher_headers(url: str) -> dict:
 @pytest.fixture(scope="module")
 def town_url(pg_admin_url):
     from conftest import create_database, drop_database
+
     from civicgrid.db import migrate
 
     url = create_database(pg_admin_url)

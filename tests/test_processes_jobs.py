@@ -26,6 +26,7 @@ ASYNC = RequestedProcessExecutionMode.respond_async
 @pytest.fixture(scope="module")
 def db(pg_admin_url):
     from conftest import create_database, drop_database
+
     from civicgrid.db import migrate
 
     url = create_database(pg_admin_url)

@@ -90,6 +90,7 @@ def build_positions(conn, o1):
 @pytest.fixture(scope="module")
 def town(pg_admin_url):
     from conftest import create_database, drop_database
+
     from civicgrid.db import migrate
 
     url = create_database(pg_admin_url)

@@ -7,13 +7,12 @@ import sys
 
 import psycopg
 import pytest
+from conftest import REPO
 
 from civicgrid.codes import uscc_check_char
 from civicgrid.db import connect, migrate
 from civicgrid.errors import Conflict, InvalidInput, NotFound
 from civicgrid.security import identity as ident
-
-from conftest import REPO
 
 DEPT = "12110113MB000000" + "1"
 DEPT = DEPT + uscc_check_char(DEPT)

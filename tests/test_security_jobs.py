@@ -15,10 +15,10 @@ import httpx
 import pytest
 from pygeoapi.process.base import JobNotFoundError
 from pygeoapi.util import JobStatus, RequestedProcessExecutionMode
+from test_processes_jobs import db, manager  # noqa: F401  (the processes' small town and job manager)
 
 from civicgrid.db import connect
 from civicgrid.security.principal import ANONYMOUS, SYSTEM, Principal, reset_principal, set_principal
-from test_processes_jobs import db, manager  # noqa: F401  (the processes' small town and job manager)
 
 CST = timezone(timedelta(hours=8))
 ASYNC = RequestedProcessExecutionMode.respond_async
@@ -150,6 +150,7 @@ def test_anonymous_callers_own_nothing(m, db):
 @pytest.fixture(scope="module")
 def http(db):
     from conftest import start_server
+
     from civicgrid.security.identity import add_user, create_key
 
     tokens = {}

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from civicgrid.security import policy as policy_mod
 from civicgrid.security.access import match, route_table
-
 from civicgrid.testing import app_client
 
 ROLES = sorted(policy_mod.ROLE_CODES)
@@ -165,9 +165,9 @@ def test_listings_show_only_what_the_caller_may_read(matrix_app):
 
 def test_a_published_collection_without_a_rule_stops_the_server():
     import yaml
-    from civicgrid.security.access import check_coverage
 
     from civicgrid.errors import SetupError
+    from civicgrid.security.access import check_coverage
 
     doc = yaml.safe_load(policy_mod.RULES_PATH.read_text(encoding="utf-8"))
     del doc["collections"]["officer-positions"]

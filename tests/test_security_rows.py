@@ -12,9 +12,9 @@ import psycopg
 import pytest
 
 from civicgrid.db import applied_migrations, connect, migrate, rollback
-from civicgrid.security.identity import add_user, create_key, authenticate_key, disable_user, verify_password
-from civicgrid.security.principal import ANONYMOUS, SYSTEM, Principal
 from civicgrid.security import rows
+from civicgrid.security.identity import add_user, authenticate_key, create_key, disable_user, verify_password
+from civicgrid.security.principal import ANONYMOUS, SYSTEM, Principal
 
 PASSWORD = "correct-horse-battery"
 # the roles that see every case: the command center (指挥中心) and the evaluator (考核员)

@@ -85,8 +85,9 @@ def build_town(url: str, components: int = 3000, seed: int = 1) -> dict:
 @pytest.fixture(scope="module")
 def town_template(pg_admin_url):
     """The small town, built once per module; tests get a fast template copy each."""
-    from civicgrid.db import migrate
     from conftest import create_database, drop_database
+
+    from civicgrid.db import migrate
 
     url = create_database(pg_admin_url)
     migrate(url)

@@ -11,7 +11,6 @@ import subprocess
 
 import httpx
 import pytest
-
 from conftest import start_server
 from test_tiles import LAT0, LON0, STEP, build_town
 
@@ -26,8 +25,9 @@ IDLE = "new Promise(r => { if (map.loaded() && map.areTilesLoaded()) r(); else m
 
 @pytest.fixture(scope="module")
 def web_server(pg_admin_url, tmp_path_factory):
-    from civicgrid.db import migrate
     from conftest import create_database, drop_database
+
+    from civicgrid.db import migrate
 
     url = create_database(pg_admin_url)
     migrate(url)

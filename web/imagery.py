@@ -250,9 +250,9 @@ def build(conn, path: Path) -> Path:
 
 def ensure(url: str | None = None, force: bool = False) -> Path:
     """The imagery archive for the database's current town, built when missing (or when forced)."""
-    from civicgrid.db import connect
-
     from psycopg.rows import tuple_row
+
+    from civicgrid.db import connect
 
     with connect(url, row_factory=tuple_row) as conn:
         digest = source_digest(conn)

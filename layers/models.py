@@ -1,0 +1,98 @@
+"""The properties an editor may send for each editable collection (OGC API Features Part 4), as
+pydantic models with the codes' patterns and bounds. The registry (collections.py) names the model
+of each editable collection; edit.py validates with it."""
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CODE = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
+
+
+class ComponentProps(BaseModel):
+    """管理部件: the 18 standard attributes (GB/T 47678.5-2026) plus local extras."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    id: str | None = Field(None, pattern=r"^[0-9]{16,17}$")
+    standard: str = "GB/T 47678.5-2026"
+    type_code: str = Field(pattern=r"^[0-9]{4,5}$")
+    name: str = Field(min_length=1, max_length=30)
+    dept_code: str = Field(pattern=CODE)
+    dept_name: str = Field(min_length=1, max_length=100)
+    owner_code: str | None = Field(None, pattern=CODE)
+    owner_name: str | None = Field(None, max_length=100)
+    maintainer_code: str | None = Field(None, pattern=CODE)
+    maintainer_name: str | None = Field(None, max_length=100)
+    unit_grid_code: str = Field(pattern=r"^[0-9]{15}$")
+    status: str = "完好"
+    initial_date: date
+    change_date: date | None = None
+    data_source: str | None = None
+    note: str | None = Field(None, max_length=1000)
+    street_code: str | None = Field(None, pattern=r"^[0-9]{9}$")
+    street_name: str | None = None
+    community_code: str | None = Field(None, pattern=r"^[0-9]{12}$")
+    community_name: str | None = None
+    extra: dict = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.change_date and self.change_date < self.initial_date:
+            raise ValueError("change_date is before initial_date")
+        if self.id and self.id[6:6 + len(self.type_code)] != self.type_code:
+            raise ValueError(f"id {self.id} does not contain its class code {self.type_code} at position 7")
+        if self.community_code and self.unit_grid_code[:12] != self.community_code:
+            raise ValueError("unit_grid_code does not lie in community_code")
+        return self
+
+
+class UnitGridProps(BaseModel):
+    """单元网格."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    code: str | None = Field(None, pattern=r"^[0-9]{15}$")
+    community_code: str | None = Field(None, pattern=r"^[0-9]{12}$")
+    name: str | None = Field(None, max_length=100)
+    land_use: str | None = Field(None, max_length=50)
+    valid_from: date | None = None
+    valid_to: date | None = None
+    note: str | None = Field(None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
+            raise ValueError("valid_to is before valid_from")
+        return self
+
+
+class ResponsibilityGridProps(BaseModel):
+    """责任网格: its geometry is the union of `unit_grid_codes`."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    code: str | None = Field(None, pattern=r"^[0-9]{12}Z[0-9]{2}$")
+    community_code: str | None = Field(None, pattern=r"^[0-9]{12}$")
+    name: str = Field(min_length=1, max_length=100)
+    officer_id: int | None = Field(None, ge=1)
+    unit_grid_codes: list[str] | None = Field(None, max_length=500)
+
+    @model_validator(mode="after")
+    def _codes(self):
+        for code in self.unit_grid_codes or []:
+            if not re.fullmatch(r"[0-9]{15}", code):
+                raise ValueError(f"unit_grid_codes: '{code}' is not a 15-digit unit grid code")
+        return self
+
+
+class PoiProps(BaseModel):
+    """兴趣点."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    name: str = Field(min_length=1, max_length=100)
+    alias: list[str] = Field(default_factory=list, max_length=20)
+    pinyin: str | None = Field(None, max_length=200)
+    pinyin_initials: str | None = Field(None, max_length=50)
+    category: str = Field(min_length=1, max_length=50)
+    address: str | None = Field(None, max_length=200)
+    community_code: str | None = Field(None, pattern=r"^[0-9]{12}$")
