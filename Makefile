@@ -1,9 +1,9 @@
 # Two commands: `make run` (set up what is missing, start PostGIS, migrate, load the demo town,
-# serve on 127.0.0.1:8000) and `make test` (the same set-up plus test packages, then the suite).
+# serve on 127.0.0.1:8000) and `make test` (the same set-up plus test packages, `make lint`, then the suite).
 CIVICGRID := .venv/bin/civicgrid
 PYTEST_ARGS ?=
 
-.PHONY: run test setup setup-test bench bench-ogc bench-processes bench-cases bench-survey
+.PHONY: run test lint setup setup-test bench bench-ogc bench-processes bench-cases bench-survey
 
 run: setup
 	@$(CIVICGRID) db start
@@ -14,8 +14,12 @@ run: setup
 	@echo "civicgrid: serving on http://$${CIVICGRID_HOST:-127.0.0.1}:$${CIVICGRID_PORT:-8000}/ (Ctrl-C stops)"
 	@exec $(CIVICGRID) serve
 
-test: setup-test
+test: lint
 	.venv/bin/pytest $(PYTEST_ARGS)
+
+# ruff (configuration in pyproject.toml): pyflakes, pycodestyle, import order, bugbear, complexity
+lint: setup-test
+	.venv/bin/ruff check .
 
 setup:
 	@bash scripts/setup.sh run

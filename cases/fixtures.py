@@ -1,6 +1,7 @@
 """pytest fixture for the cases tests: `cases_client` — the whole app (civicgrid.app.create_app) on a
 fresh migrated database holding the tiny town of `testing.py`, callers authenticated with API keys
-of users made per role (civicgrid.security.testing), attachments in a temporary directory. Import it into a test module: `from civicgrid.cases.fixtures import cases_client`."""
+of users made per role (civicgrid.security.testing), attachments in a temporary directory.
+Registered for every test module by `pytest_plugins` in tests/conftest.py."""
 from __future__ import annotations
 
 import re

@@ -108,7 +108,8 @@ def _requests(conn, state: AppState, where: str, params: dict) -> list[dict]:
             "service_request_id": r["service_request_id"], "status": "closed" if r["is_closed"] else "open",
             "status_notes": state_name, "service_name": r["service_name"], "service_code": r["service_code"],
             # only what a member of the public wrote in public; 12345 and officer notes may name people
-            "description": r["description"] if r["channel"] == "public" else None, "agency_responsible": r["agency_responsible"], "service_notice": None,
+            "description": r["description"] if r["channel"] == "public" else None,
+            "agency_responsible": r["agency_responsible"], "service_notice": None,
             "requested_datetime": r["requested_datetime"].isoformat(), "updated_datetime": r["updated_datetime"].isoformat(),
             "expected_datetime": r["expected_datetime"].isoformat() if r["expected_datetime"] else None,
             "address": r["address"], "address_id": None, "zipcode": None, "lat": r["lat"], "long": r["long"],

@@ -134,8 +134,10 @@ def overview(conn) -> dict:
         "sla": q(f"SELECT {SLA} AS color, count(*) AS n FROM cases c WHERE NOT c.is_closed GROUP BY 1 ORDER BY 1"),
         "overdue": conn.execute("SELECT count(*) AS n FROM cases WHERE NOT is_closed AND step_deadline_at < now()").fetchone()["n"],
         "today": conn.execute("""SELECT
-                count(*) FILTER (WHERE reported_at >= date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE 'Asia/Shanghai') AS intake,
-                count(*) FILTER (WHERE closed_at >= date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE 'Asia/Shanghai') AS closed
+                count(*) FILTER (WHERE reported_at >= date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai')
+                                                      AT TIME ZONE 'Asia/Shanghai') AS intake,
+                count(*) FILTER (WHERE closed_at >= date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai')
+                                                    AT TIME ZONE 'Asia/Shanghai') AS closed
             FROM cases""").fetchone(),
         "urged": conn.execute("SELECT coalesce(sum(urge_count), 0) AS urge, coalesce(sum(supervise_count), 0) AS supervise "
                               "FROM cases WHERE NOT is_closed").fetchone(),

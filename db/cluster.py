@@ -81,7 +81,7 @@ class Cluster:
         try:
             pwd.getpwnam("postgres")
         except KeyError:
-            raise SetupError("running as root needs the unprivileged 'postgres' user: apt-get install postgresql-15")
+            raise SetupError("running as root needs the unprivileged 'postgres' user: apt-get install postgresql-15") from None
         return "postgres"
 
     def _run(self, binary: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -74,7 +74,7 @@ class _Loader:
         self.bar.set_postfix_str(self.STEPS[i] if i < len(self.STEPS) else "done")
 
     def run(self) -> dict:
-        from civicgrid.demo import cases, components, geography, people, pois, positions
+        from civicgrid.demo import cases, components, geography, people, pois
 
         conn, scale, seed = self.conn, self.scale, self.seed
         catalog = self._catalog()
@@ -280,7 +280,8 @@ class _Loader:
                 cp.write_row((c["id"], "GB/T 47678.5-2026", "component", c["type_code"], c["name"], c["dept_code"],
                               dname[c["dept_code"]], owner and owner["code"], owner and owner["name"],
                               keeper and keeper["code"], keeper and keeper["name"],
-                              c["unit_grid_code"], c["status"], c["initial_date"], min(c["change_date"], TODAY) if c["change_date"] else None, "实测",
+                              c["unit_grid_code"], c["status"], c["initial_date"],
+                              min(c["change_date"], TODAY) if c["change_date"] else None, "实测",
                               names.TOWN_CODE, names.TOWN_NAME, c["community_code"], c["community_name"], g,
                               "2026-10-01T00:00:00+08:00", "demo-loader"))
 

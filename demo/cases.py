@@ -42,8 +42,8 @@ def _p(pairs):
     return [k for k, _ in pairs], np.array([w for _, w in pairs]) / sum(w for _, w in pairs)
 
 
-def generate(rng, town, grid_tree, grid_info, components, pois, matter_codes, resolver, officers, scale,
-             dept_names: dict, workflow_version: int = 1):
+def generate(rng, town, grid_tree, grid_info, components, pois, matter_codes, resolver, officers, scale,  # noqa: C901
+             dept_names: dict, workflow_version: int = 1):  # the generator of one synthetic year, step by step
     """Returns (cases, events): lists of dicts ready for COPY; geometry metric."""
     n = max(30, int(round(20000 * scale)))
     m = int(n * 1.3) + 20
@@ -102,7 +102,7 @@ def generate(rng, town, grid_tree, grid_info, components, pois, matter_codes, re
     u_keys, u_p = _p(URGENCY)
     urgency = np.array(u_keys, dtype=object)[rng.choice(3, n, p=u_p)]
     t0 = []
-    for k, i in enumerate(ok):
+    for i in ok:
         d = days[day_i[i]]
         t = dt.datetime(d.year, d.month, d.day, tzinfo=TZ) + dt.timedelta(hours=float(hour[i]))
         t0.append(min(t, NOW - dt.timedelta(minutes=20)))
@@ -135,7 +135,7 @@ def generate(rng, town, grid_tree, grid_info, components, pois, matter_codes, re
         ev = []
 
         def add(action, frm, to, at, actor, role, comment=None, data=None, deadline=None):
-            ev.append({"action": action, "from_state": frm, "to_state": to, "at": at, "actor": actor,
+            ev.append({"action": action, "from_state": frm, "to_state": to, "at": at, "actor": actor,  # noqa: B023
                        "actor_role": role, "comment": comment, "data": data or {}, "deadline": deadline})
 
         op = OPERATORS[int(u[0] * len(OPERATORS))]

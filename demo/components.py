@@ -66,7 +66,7 @@ def _along(roads, classes, spacing, offsets, rng):
     return np.vstack(pts)
 
 
-def generate(rng: np.random.Generator, town, grid_tree, pois: list[dict], scale: float) -> list[dict]:
+def generate(rng: np.random.Generator, town, grid_tree, pois: list[dict], scale: float) -> list[dict]:  # noqa: C901 — the generator of one synthetic survey, step by step
     """Component dicts with metric geometry and type code; attributes are filled by the caller."""
     items: list[tuple[str, np.ndarray]] = []
     for code, classes, spacing, offsets in ALONG_ROADS:

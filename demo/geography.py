@@ -317,7 +317,7 @@ def _merge_slivers(geoms: np.ndarray, nominal: np.ndarray, comm: np.ndarray) -> 
     return geoms
 
 
-def _roads(rng, town: Town, ox, oy, nx, ny, zone, bi, bj, inside) -> list[dict]:
+def _roads(rng, town: Town, ox, oy, nx, ny, zone, bi, bj, inside) -> list[dict]:  # noqa: C901 — the synthetic road network, step by step
     """Arterials on a few 600 m lines through the core plus a diagonal highway, streets on every
     300 m line of the built-up zones, lanes in the villages and some field roads."""
     b = town.boundary
@@ -373,7 +373,7 @@ def _roads(rng, town: Town, ox, oy, nx, ny, zone, bi, bj, inside) -> list[dict]:
         fsegs = [LineString([(xs[i], ys[j]), (xs[i], ys[j + 1])])
                  for j in range(nby) if not (grid_built[i - 1, j] or grid_built[i, j])
                  and (grid_rural[i - 1, j] or grid_rural[i, j]) and i % 2 == 0]
-        k = _add_lines(roads, segs, b, "street", lambda: street_name(k, False), k)
+        k = _add_lines(roads, segs, b, "street", lambda: street_name(k, False), k)  # noqa: B023 — called inside
         _add_lines(roads, fsegs, b, "lane", lambda: "乡村路", 0)
     for j in range(1, nby):          # east-west lines y = ys[j]
         if ys[j] in art_y:
@@ -383,7 +383,7 @@ def _roads(rng, town: Town, ox, oy, nx, ny, zone, bi, bj, inside) -> list[dict]:
         fsegs = [LineString([(xs[i], ys[j]), (xs[i + 1], ys[j])])
                  for i in range(nbx) if not (grid_built[i, j - 1] or grid_built[i, j])
                  and (grid_rural[i, j - 1] or grid_rural[i, j]) and j % 2 == 0]
-        k = _add_lines(roads, segs, b, "street", lambda: street_name(k, True), k)
+        k = _add_lines(roads, segs, b, "street", lambda: street_name(k, True), k)  # noqa: B023 — called inside
         _add_lines(roads, fsegs, b, "lane", lambda: "乡村路", 0)
 
     # village lanes: a small 100 m mesh around each village centre, clipped to its village

@@ -54,7 +54,7 @@ def generate(rng: np.random.Generator, town, grid_tree, scale: float) -> list[di
 
     # landmarks in the core, the government next to the core centre
     cx, cy = town.core_center
-    for i, (kind, name, alias) in enumerate(LANDMARKS):
+    for kind, name, alias in LANDMARKS:
         if kind == "government":
             xy = (cx + 40.0, cy + 30.0)
         else:

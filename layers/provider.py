@@ -69,8 +69,8 @@ class CivicgridProvider(BaseProvider):
         with psycopg.connect(get_settings().dsn, connect_timeout=5) as conn:
             return conn.execute(query, params).fetchall()
 
-    def query(self, offset=0, limit=10, resulttype="results", bbox=[], datetime_=None, properties=[],
-              sortby=[], select_properties=[], skip_geometry=False, q=None, filterq=None, crs_transform_spec=None,
+    def query(self, offset=0, limit=10, resulttype="results", bbox=(), datetime_=None, properties=(),
+              sortby=(), select_properties=(), skip_geometry=False, q=None, filterq=None, crs_transform_spec=None,
               **kwargs):
         raw: dict[str, str] = {"limit": str(max(1, min(limit, features.MAX_LIMIT))), "offset": str(offset)}
         if bbox:

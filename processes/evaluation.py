@@ -150,7 +150,8 @@ def score_rows(level: str, rows: list[dict], cfg: dict) -> list[dict]:
             r["on_time_verify_rate"] = rate(r["verified_on_time"], r["to_verify"])
             r["on_time_check_rate"] = rate(r["checked_on_time"], r["to_check"])
             r["score"] = (w["valid_report_rate"] * _good(r["valid_report_rate"]) + w["missed_score"] * _bad(r["missed_rate"])
-                          + w["on_time_verify_rate"] * _good(r["on_time_verify_rate"]) + w["on_time_check_rate"] * _good(r["on_time_check_rate"]))
+                          + w["on_time_verify_rate"] * _good(r["on_time_verify_rate"])
+                          + w["on_time_check_rate"] * _good(r["on_time_check_rate"]))
     for r in rows:
         r["score"] = round(r["score"], 2)
         r["grade"] = grade(r["score"], cfg)
@@ -180,7 +181,8 @@ class AreaEvaluationProcessor(CivicProcessor):
     id = "area-evaluation"
     title = {"zh": "综合评价", "en": "Area, department and officer evaluation"}
     description = {"zh": "按单元网格、社区、责任网格、专业部门或监督员计算评价指标、综合指标值与 A–E 等级",
-                   "en": "Evaluation indicators, composite score and A–E grade per unit grid, community, responsibility grid, department or officer"}
+                   "en": "Evaluation indicators, composite score and A–E grade per unit grid, community, "
+                         "responsibility grid, department or officer"}
     keywords = ["综合评价", "evaluation", "choropleth"]
     Params = EvaluationParams
     outputs = {"evaluation": {"title": "Evaluation", "description": "GeoJSON for a choropleth, CSV or JSON rows",

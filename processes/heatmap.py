@@ -91,7 +91,8 @@ class HeatmapProcessor(CivicProcessor):
     Params = HeatmapParams
     outputs = {"heatmap": {"title": "Heatmap", "description": "GeoJSON cells with counts, or a GeoTIFF/PNG raster",
                            "schema": {"oneOf": [{"type": "object", "contentMediaType": "application/geo+json"},
-                                                {"type": "string", "contentEncoding": "binary", "contentMediaType": "image/tiff; application=geotiff"},
+                                                {"type": "string", "contentEncoding": "binary",
+                                                 "contentMediaType": "image/tiff; application=geotiff"},
                                                 {"type": "string", "contentEncoding": "binary", "contentMediaType": "image/png"}]}}}
     example = {"inputs": {"source": "cases", "method": "square", "cell_size": 200}}
     sync_limit = 3_000_000

@@ -108,7 +108,8 @@ class HotspotsProcessor(CivicProcessor):
     id = "hotspots"
     title = {"zh": "热点分析", "en": "Hot and cold spots (Getis-Ord Gi*)"}
     description = {"zh": "基于 Getis-Ord Gi* 的冷热点分析（方格或单元网格），输出 z 值与 p 值",
-                   "en": "Statistically significant hot and cold spots (Getis-Ord Gi*) over square cells or unit grids, with z-scores and p-values"}
+                   "en": "Statistically significant hot and cold spots (Getis-Ord Gi*) over square cells or unit grids, "
+                         "with z-scores and p-values"}
     keywords = ["Getis-Ord", "Gi*", "hotspot", "热点"]
     Params = HotspotParams
     outputs = {"hotspots": {"title": "Hotspots", "description": "GeoJSON: count, z, p and bin per cell or unit grid",

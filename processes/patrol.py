@@ -132,7 +132,8 @@ class TrackProcessor(CivicProcessor):
         for k, (i, j) in enumerate(stops):
             features.append({
                 "type": "Feature", "id": f"stop-{k + 1}",
-                "geometry": {"type": "Point", "coordinates": [round(float(arr[i:j + 1, 3].mean()), 7), round(float(arr[i:j + 1, 4].mean()), 7)]},
+                "geometry": {"type": "Point", "coordinates": [round(float(arr[i:j + 1, 3].mean()), 7),
+                                                              round(float(arr[i:j + 1, 4].mean()), 7)]},
                 "properties": {"kind": "stop", "from": _iso(t[i]), "to": _iso(t[j]), "minutes": round((t[j] - t[i]) / 60, 1),
                                "fixes": j - i + 1}})
         gaps = [{"from": _iso(t[a]), "to": _iso(t[b]), "minutes": round((t[b] - t[a]) / 60, 1)} for a, b in totals["gaps"]]
@@ -150,7 +151,8 @@ class PatrolCoverageProcessor(CivicProcessor):
     id = "patrol-coverage"
     title = {"zh": "巡查覆盖与电子围栏", "en": "Patrol coverage and geofence breaches"}
     description = {"zh": "按网格员、责任网格和日期统计巡查里程、在岗时长、单元网格覆盖率、驻留与越界（电子围栏）",
-                   "en": "Per officer, responsibility grid and day: distance walked, time on duty, share of unit grids visited, stops, time outside the assigned grid with the intervals"}
+                   "en": "Per officer, responsibility grid and day: distance walked, time on duty, share of unit grids "
+                         "visited, stops, time outside the assigned grid with the intervals"}
     keywords = ["patrol", "coverage", "geofence", "电子围栏", "巡查"]
     Params = CoverageParams
     outputs = {"coverage": {"title": "Coverage", "description": "JSON rows, one per officer and day",

@@ -88,7 +88,7 @@ def _size(value, where: str) -> int:
     return int(m.group(1)) * {None: 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}[(m.group(2) or "").upper() or None]
 
 
-def parse(doc: dict, known_roles: set[str] | None = None) -> Policy:
+def parse(doc: dict, known_roles: set[str] | None = None) -> Policy:  # noqa: C901 — one branch per kind of rule, each naming its place on error
     """Validate the rules document; SetupError naming the place for anything wrong."""
     if not isinstance(doc, dict):
         raise SetupError("access rules: the document must be a mapping")

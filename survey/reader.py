@@ -83,7 +83,7 @@ def parse_crs(text: str | None, field_name: str = "crs") -> int | None:
 
 # ---------------------------------------------------------------- CRS decision
 
-def _decide_crs(declared: int | None, xs: np.ndarray, ys: np.ndarray) -> tuple[int, bool, str | None]:
+def _decide_crs(declared: int | None, xs: np.ndarray, ys: np.ndarray) -> tuple[int, bool, str | None]:  # noqa: C901 — the CRS decision table of survey files (declared, guessed, refused)
     """(EPSG, swap x/y, note) from the declared CRS and the coordinate magnitudes."""
     finite = np.isfinite(xs) & np.isfinite(ys)
     if not finite.any():

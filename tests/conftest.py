@@ -7,6 +7,7 @@ Fixtures
 - `demo_copy`   URL of a private copy of the demo town that a test may change (fast template copy)
 - `conn`        a connection to a demo copy
 - `live_server` base URL of `civicgrid serve` running in a subprocess against the demo town
+- plugins: `cases_client` (civicgrid.cases.fixtures), `db` with the processes' town (jobs_fixtures.py)
 """
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from civicgrid.testing import free_port, start_server  # noqa: F401  (tests import both from here)
+from civicgrid.testing import free_port, start_server
+
+__all__ = ["free_port", "start_server"]   # tests import both from here
+pytest_plugins = ["civicgrid.cases.fixtures", "jobs_fixtures"]
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_SCALE = float(os.environ.get("CIVICGRID_TEST_SCALE", "0.05"))

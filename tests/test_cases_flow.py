@@ -10,7 +10,6 @@ import psycopg
 import pytest
 
 from civicgrid.cases import replay, testing
-from civicgrid.cases.fixtures import cases_client  # noqa: F401  (fixture)
 from civicgrid.db import connect
 
 

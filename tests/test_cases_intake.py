@@ -6,7 +6,6 @@ import re
 import threading
 
 from civicgrid.cases import testing
-from civicgrid.cases.fixtures import cases_client  # noqa: F401  (fixture)
 
 H = testing  # builders and constants
 
@@ -124,7 +123,8 @@ def test_duplicates_within_50m_and_72h_and_merge(cases_client):
     r = cases_client.act(near["id"], "merge", "intake_operator", data={"duplicate_of": first["id"]})
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "merged" and r.json()["is_closed"] and r.json()["duplicate_of"] == first["id"]
-    assert cases_client.client.get(f"/api/cases/{first['id']}", headers=cases_client.headers("leader")).json()["merged_here"] == [near["id"]]
+    detail = cases_client.client.get(f"/api/cases/{first['id']}", headers=cases_client.headers("leader")).json()
+    assert detail["merged_here"] == [near["id"]]
     # a merged case is no longer suggested
     assert [d["id"] for d in post(cases_client, {**base, "lon": 116.6052}, "grid_officer").json()["duplicates"]] == [first["id"]]
 
@@ -166,7 +166,8 @@ REFUSALS = [
     ({"channel": "video", "camera_code": "CAM-404", "category_code": "09006"}, "intake_operator", 400, "camera_code"),
     ({"channel": "district", "category_code": "06010", "lon": 116.61, "lat": 40.12}, "district_platform", 400, "external_id"),
     ({"channel": "public", "category_code": "06010", "lon": 116.61, "lat": 40.12, "surprise": 1}, "public", 400, "surprise"),
-    ({"channel": "patrol", "category_code": "06010", "lon": 116.61, "lat": 40.12, "self_handled": True}, "grid_officer", 400, "photos_after"),
+    ({"channel": "patrol", "category_code": "06010", "lon": 116.61, "lat": 40.12, "self_handled": True},
+     "grid_officer", 400, "photos_after"),
 ]
 
 

@@ -10,7 +10,6 @@ import pytest
 
 from civicgrid.cases.calendar import WorkCalendar
 from civicgrid.cases.expr import Guard, GuardError
-from civicgrid.cases.fixtures import cases_client  # noqa: F401  (fixture)
 from civicgrid.cases.workflow import WorkflowInvalid, compile_definition, shipped_definitions
 
 BJ = ZoneInfo("Asia/Shanghai")

@@ -6,45 +6,19 @@ import json
 import os
 import subprocess
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 import psycopg
 import pytest
+from jobs_fixtures import manager
 from pygeoapi.process.base import JobNotFoundError
 from pygeoapi.util import JobStatus, RequestedProcessExecutionMode
 
 from civicgrid.db import connect
-from civicgrid.processes import PROCESSES
-from civicgrid.processes import synthetic as S
 from civicgrid.processes.base import InvalidProcessInput, TooLargeForSync
-from civicgrid.processes.jobs import PostgresJobManager
 
 CST = timezone(timedelta(hours=8))
 ASYNC = RequestedProcessExecutionMode.respond_async
-
-
-@pytest.fixture(scope="module")
-def db(pg_admin_url):
-    from conftest import create_database, drop_database
-
-    from civicgrid.db import migrate
-
-    url = create_database(pg_admin_url)
-    migrate(url)
-    with connect(url) as conn:
-        S.build_town(conn)
-        for k in range(6):
-            S.add_case(conn, 470150 + 10 * k, 4440850, reported_at=datetime(2026, 3, 1, 9, tzinfo=CST))
-        conn.commit()
-    yield url
-    drop_database(pg_admin_url, url)
-
-
-def manager(url, **processor_options):
-    processes = {pid: {"type": "process", "processor": {"name": dotted, **processor_options.get(pid, {})}}
-                 for pid, dotted in PROCESSES.items()}
-    return PostgresJobManager({"name": "civicgrid.processes.jobs.PostgresJobManager", "connection": url,
-                               "processes": processes})
 
 
 def job_count(url):

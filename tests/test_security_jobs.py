@@ -13,9 +13,9 @@ from datetime import timedelta, timezone
 
 import httpx
 import pytest
+from jobs_fixtures import manager
 from pygeoapi.process.base import JobNotFoundError
 from pygeoapi.util import JobStatus, RequestedProcessExecutionMode
-from test_processes_jobs import db, manager  # noqa: F401  (the processes' small town and job manager)
 
 from civicgrid.db import connect
 from civicgrid.security.principal import ANONYMOUS, SYSTEM, Principal, reset_principal, set_principal
@@ -81,7 +81,7 @@ def test_foreign_jobs_look_exactly_like_unknown_ones(m, db):
         unknown = refusal(lambda: m.get_job(UNKNOWN))
         for job_id in (sync_id, async_id):
             for call in (m.get_job, m.get_job_result, m.delete_job):
-                got = refusal(lambda: call(job_id))
+                got = refusal(lambda: call(job_id))  # noqa: B023 — called at once
                 assert got == unknown == (JobNotFoundError, ())
         assert m.get_jobs() == {"jobs": [], "numberMatched": 0}
     assert owners(db) == {sync_id: "alice", async_id: "alice"}       # bob's dismissals removed nothing

@@ -262,7 +262,7 @@ def test_same_file_twice_is_a_noop_and_rollback_restores(town, tmp_path):
     frame = rows_frame(town, 20, seed=6, with_ids=True)
     p1 = tmp_path / "v1.csv"
     frame.to_csv(p1, index=False)
-    first = service.import_file(p1, batch="v1", url=town)
+    service.import_file(p1, batch="v1", url=town)
     again = service.import_file(p1, batch="v1-again", url=town)
     assert not again.created and again.batch == "v1"
     service.publish("v1", url=town)

@@ -209,7 +209,8 @@ def main():
                 "SELECT (SELECT count(*) FROM cases), (SELECT count(*) FROM case_event), "
                 "(SELECT count(*) FROM case_duplicate)").fetchone()
         print(f"\ncases bench: {args.clients} concurrent clients, {args.seconds:g} s per phase, uvicorn workers={args.workers}, "
-              f"{args.history} historical cases, {'new connection per request' if args.new_connections else 'keep-alive'}, town: {'demo x' + str(args.demo) if args.demo else 'test town'}, "
+              f"{args.history} historical cases, {'new connection per request' if args.new_connections else 'keep-alive'}, "
+              f"town: {'demo x' + str(args.demo) if args.demo else 'test town'}, "
               f"{os.cpu_count()} CPUs (shared, load {os.getloadavg()[0]:.1f})\n")
         print("| phase                              |      ok | errors | per second | p50 (ms) | p95 (ms) |")
         print("| ---------------------------------- | ------: | -----: | ---------: | -------: | -------: |")

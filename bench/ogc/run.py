@@ -409,7 +409,8 @@ def print_table(cells: list[Cell], t: Targets, servers: list[str], args) -> str:
                f"load: {args.load}, {args.concurrency} keep-alive connections, {args.duration:g} s per cell; "
                f"bytes/req = response body")
     out.append("")
-    header = f"| {'query':<26} | {'server':<9} | {'req/s':>8} | {'p50 ms':>8} | {'p99 ms':>8} | {'bytes/req':>10} | {'n':>6} | {'err':>4} | vs tipg |"
+    header = (f"| {'query':<26} | {'server':<9} | {'req/s':>8} | {'p50 ms':>8} | {'p99 ms':>8} | {'bytes/req':>10} "
+              f"| {'n':>6} | {'err':>4} | vs tipg |")
     out.append(header)
     out.append("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     by = {(c.server, c.query): c for c in cells}

@@ -74,7 +74,8 @@ def top_up(conn) -> dict:
             SELECT %(town)s || to_char(n.reported_at AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || (900000 + n.k)::text,
                    n.channel, n.standard, n.category_kind, n.category_code, 'closed', true, g.code, g.community_code,
                    n.reported_at, n.geom, 'bench-' || n.k
-            FROM bench_new n JOIN LATERAL (SELECT code, community_code FROM unit_grid u WHERE ST_Intersects(u.geom, n.geom) LIMIT 1) g ON true
+            FROM bench_new n
+            JOIN LATERAL (SELECT code, community_code FROM unit_grid u WHERE ST_Intersects(u.geom, n.geom) LIMIT 1) g ON true
             ORDER BY n.k LIMIT %(need)s""", {"town": town, "need": need})
         conn.commit()
     conn.execute("ANALYZE officer_position; ANALYZE cases; ANALYZE position_cell_day; ANALYZE position_cell_month")
@@ -152,7 +153,8 @@ def main() -> int:
         p = cl.parse({"source": "cases", "eps": 50, "minpoints": 5})
         t, doc = timed(lambda: json.loads(cl.run(p, conn)[1]), args.repeat)
         n_clusters = doc["numberMatched"]
-        rows.append((f"DBSCAN {sizes['cases'] // 1000}k cases (eps 50 m, 5)", "civicgrid process, engine grid (k-d tree; clusters + hulls + top categories)", t,
+        rows.append((f"DBSCAN {sizes['cases'] // 1000}k cases (eps 50 m, 5)",
+                     "civicgrid process, engine grid (k-d tree; clusters + hulls + top categories)", t,
                      f"{n_clusters} clusters", "≤ 0.5 s"))
         p = cl.parse({"source": "cases", "eps": 50, "minpoints": 5, "engine": "postgis"})
         t, doc = timed(lambda: json.loads(cl.run(p, conn)[1]), args.repeat)
@@ -182,7 +184,7 @@ def main() -> int:
         ev = AreaEvaluationProcessor()
         for level in ("unit_grid", "community", "department", "officer"):
             p = ev.parse({"level": level, "start": start.isoformat(), "end": end.isoformat()})
-            t, doc = timed(lambda: json.loads(ev.run(p, conn)[1]), args.repeat)
+            t, doc = timed(lambda: json.loads(ev.run(p, conn)[1]), args.repeat)  # noqa: B023 — called at once
             filed = sum((f["properties"].get("filed") or f["properties"].get("dispatched") or f["properties"].get("reports") or 0)
                         for f in doc["features"])
             rows.append(("area-evaluation, a year" if level == "unit_grid" else "", f"civicgrid process, level {level}", t,
