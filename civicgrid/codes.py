@@ -9,9 +9,3 @@ def uscc_check_char(first17: str) -> str:
     """The 18th character of a unified social credit code from its first 17."""
     total = sum(USCC_ALPHABET.index(ch) * w for ch, w in zip(first17, USCC_WEIGHTS, strict=True))
     return USCC_ALPHABET[(31 - total % 31) % 31]
-
-
-def uscc_is_valid(code: str) -> bool:
-    """Same rule as the database function uscc_is_valid()."""
-    return (len(code) == 18 and all(ch in USCC_ALPHABET for ch in code)
-            and uscc_check_char(code[:17]) == code[17])

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
 import socket
 import subprocess
 import time
@@ -224,7 +223,3 @@ class Cluster:
             return False
         self._run("pg_ctl", "stop", "-D", str(self.pgdata), "-m", "fast", "-w")
         return True
-
-    def destroy(self) -> None:
-        self.stop()
-        shutil.rmtree(self.pgdata, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""Security (issue 5): who may see and do what.
+"""Security: who may see and do what (deny by default).
 
 - `access.yml` the rules, as data: role × route × method, per collection (read/write) and per
   process; deny by default. `policy.py` loads and validates them.

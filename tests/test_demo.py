@@ -1,4 +1,4 @@
-"""The demo town's invariants (issue 2, item 6): geometry, codes, positions, cases and events,
+"""The demo town's invariants: geometry, codes, positions, cases and events,
 determinism, `if_empty`, and the CLI."""
 from __future__ import annotations
 

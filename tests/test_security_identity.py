@@ -1,4 +1,4 @@
-"""Identities, roles, API keys and the audit log (issue 5, first slice) against real PostGIS."""
+"""Identities, roles, API keys and the audit log against real PostGIS."""
 from __future__ import annotations
 
 import os

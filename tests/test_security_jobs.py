@@ -1,4 +1,4 @@
-"""Ownership of OGC API Processes jobs (issue 5): a job's status, result and dismissal belong to the
+"""Ownership of OGC API Processes jobs: a job's status, result and dismissal belong to the
 user who started it and to admins; for anybody else the job does not exist.
 
 Manager level (the principal set with set_principal, as the access middleware does), then once

@@ -1,4 +1,4 @@
-"""Row-level visibility in PostgreSQL (issue 5, item 3) and the public redaction of cases (item 2).
+"""Row-level visibility in PostgreSQL and the public redaction of cases.
 
 Real PostGIS: the migration pair on `empty_db`, visibility on a copy of the demo town. Every
 expected set is computed as the owner (who bypasses RLS) in Python, then compared with what the
@@ -64,7 +64,7 @@ def town(demo_copy):
 
 
 def expected_cases(conn, principal: Principal) -> set[int]:
-    """The visibility rules of issue 5, item 3, evaluated in Python over the owner's rows."""
+    """The visibility rules (who sees which cases and positions), evaluated in Python over the owner's rows."""
     cases = conn.execute("SELECT id, department_code, responsibility_grid_code, reporter_officer_id, channel "
                          "FROM cases").fetchall()
     roles = principal.roles

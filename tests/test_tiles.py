@@ -12,17 +12,15 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
+from civicgrid.codes import uscc_check_char
 from civicgrid.state import lifespan as state_lifespan
 
-ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-WEIGHTS = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
 LON0, LAT0, STEP = 116.64, 40.12, 0.0024       # 10 × 10 cells of about 200 m
 TOWN = "110113114"
 
 
 def uscc(body17: str) -> str:
-    total = sum(ALPHABET.index(c) * w for c, w in zip(body17, WEIGHTS))
-    return body17 + ALPHABET[(31 - total % 31) % 31]
+    return body17 + uscc_check_char(body17)
 
 
 def square(x0, y0, x1, y1) -> str:

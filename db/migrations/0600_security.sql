@@ -1,4 +1,4 @@
--- Security (issue 5): roles, users, API keys and the append-only audit log.
+-- Security (deny by default): roles, users, API keys and the append-only audit log.
 -- Sessions (0605), row-level security (0610) and the access layer (security/access.py) build on it.
 -- depends: 0002_code_catalogs
 

@@ -1,4 +1,4 @@
--- Security (issue 5): web sessions and the counters behind rate limits.
+-- Security: web sessions and the counters behind rate limits.
 -- depends: 0600_security
 
 -- A web login (登录会话). The cookie carries a random token; only its sha256 is stored, so a copy

@@ -1,4 +1,4 @@
--- Security (issue 5): authenticating a request in one round trip. The access layer asks on every
+-- Security: authenticating a request in one round trip. The access layer asks on every
 -- request that carries an API key or a session cookie; one statement (look up, check, touch) keeps
 -- that to a fraction of a millisecond. plpgsql, because it keeps its plans for the session (a SQL
 -- function with a data-modifying CTE is planned again on every call).

@@ -1,4 +1,4 @@
--- Row-level visibility (issue 5, item 3) enforced by PostgreSQL, and the public redaction of cases.
+-- Row-level visibility enforced by PostgreSQL (who sees which cases, case rows and positions), and the public redaction of cases.
 --
 -- Every web request's transaction calls security_enter(user_id): it records who is asking in
 -- transaction-local settings and switches to the NOLOGIN role civicgrid_web, whose row-level
@@ -92,7 +92,7 @@ CREATE FUNCTION cg_officer_id() RETURNS integer LANGUAGE sql STABLE PARALLEL SAF
     SELECT nullif(current_setting('civicgrid.officer_id', true), '')::integer
 $$;
 
--- Officer positions (issue 5, item 2): leaders and the command center (指挥中心) — the group
+-- Officer positions: leaders and the command center (指挥中心) — the group
 -- `command_center` of security/access.yml (tests/test_security_rows.py compares them).
 CREATE FUNCTION cg_position_reader_roles() RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT ARRAY['admin', 'intake_operator', 'shift_leader', 'dispatcher', 'leader']
