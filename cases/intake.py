@@ -134,7 +134,7 @@ def intake(pool, payload: dict, actor: Actor, header_key: str | None = None,
             return answer, False
     try:
         with pool.connection() as conn:
-            return _intake_tx(conn, req, actor, key, request_hash, cache or CasesCache()), True
+            return _intake_tx(conn, req, actor, key, request_hash, cache), True
     except psycopg.errors.UniqueViolation:
         # a concurrent twin won the race; its answer is committed now
         if key:
@@ -145,8 +145,10 @@ def intake(pool, payload: dict, actor: Actor, header_key: str | None = None,
         raise Conflict("a case with this external_id already exists on this channel", field="external_id") from None
 
 
-def _intake_tx(conn, req: IntakeIn, actor: Actor, key: str | None, request_hash: str, cache: CasesCache) -> dict:
+def _intake_tx(conn, req: IntakeIn, actor: Actor, key: str | None, request_hash: str,
+               cache: CasesCache | None = None) -> dict:
     """resolve the category → locate → check the photos → build the row → insert → answer."""
+    cache = cache or CasesCache()
     category, reported = resolve_category(conn, req, cache.catalog(conn))
     place = locate(conn, req, actor, category)
     wf = cache.workflows.get(conn, place["workflow_code"] or "standard")

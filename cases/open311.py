@@ -16,10 +16,12 @@ from starlette.routing import Route
 
 from civicgrid.cases import intake
 from civicgrid.cases.roles import Actor
+from civicgrid.db import load_sql
 from civicgrid.errors import CivicgridError, InvalidInput, NotFound
 from civicgrid.state import AppState, app_state
 
 GBT = "GB/T 47678.5-2026"
+PACKAGE = "civicgrid.cases"
 
 
 def _render(data, fmt: str, root: str, item: str, status: int = 200) -> Response:
@@ -82,23 +84,12 @@ def _with(state: AppState, fn, *args):
         return fn(conn, state, *args)
 
 
-REQUEST_SQL = """
-SELECT c.case_number AS service_request_id, c.is_closed, c.channel, c.workflow, c.workflow_version, c.state,
-       c.category_code AS service_code, k.name AS service_name, c.description, d.name AS agency_responsible,
-       c.reported_at AS requested_datetime, c.updated_at AS updated_datetime, c.step_deadline_at AS expected_datetime,
-       c.address, ST_Y(c.geom) AS lat, ST_X(c.geom) AS long
-FROM cases c
-LEFT JOIN code_catalog k ON (k.standard, k.kind, k.code) = (c.standard, c.category_kind, c.category_code)
-LEFT JOIN department d ON d.code = c.department_code
-WHERE c.duplicate_of IS NULL AND {where}
-ORDER BY c.reported_at DESC LIMIT 1000
-"""
 
 
 def _requests(conn, state: AppState, where: str, params: dict) -> list[dict]:
     out = []
     # `where` is one of the fixed clauses of this module; values travel as parameters
-    for r in conn.execute(REQUEST_SQL.replace("{where}", where), params).fetchall():
+    for r in conn.execute(load_sql(PACKAGE, "open311_requests.sql").replace("{where}", where), params).fetchall():
         try:
             wf = state.cases.workflows.get(conn, r["workflow"], r["workflow_version"] or 1)
             state_name = wf.state_name(r["state"])

@@ -8,25 +8,23 @@ from psycopg import sql
 
 from civicgrid.cases.cache import CasesCache
 from civicgrid.cases.roles import Actor
+from civicgrid.db import load_sql
 from civicgrid.errors import NotFound
 
-SLA = """CASE WHEN c.is_closed OR c.step_deadline_at IS NULL THEN NULL
-              WHEN now() >= c.step_deadline_at THEN 'red'
-              WHEN now() >= coalesce(c.step_warn_at, c.step_deadline_at) THEN 'yellow'
-              ELSE 'green' END"""
 PUBLIC_FIELDS = ("id", "case_number", "channel", "standard", "category_kind", "category_code", "category_name",
                  "urgency", "workflow", "state", "state_name", "is_closed", "community_code", "unit_grid_code",
                  "department_code", "reported_at", "closed_at", "step_deadline_at", "sla_color", "lon", "lat",
                  "duplicate_of")
-LIST_COLUMNS = f"""c.id, c.case_number, c.channel, c.standard, c.category_kind, c.category_code, k.name AS category_name,
-    c.urgency, c.workflow, c.workflow_version, c.state, c.is_closed, c.community_code, c.unit_grid_code,
-    c.responsibility_grid_code, c.officer_id, c.department_code, c.reported_at, c.filed_at, c.dispatched_at,
-    c.deadline_at, c.closed_at, c.step_started_at, c.step_warn_at, c.step_deadline_at, c.needs_location,
-    c.urge_count, c.supervise_count, c.rework_count, c.postpone_pending, c.duplicate_of, c.version,
-    c.address, c.description, c.component_id, c.camera_code, c.external_id, c.reporter_officer_id,
-    c.reporter_name, c.reporter_phone, c.reported_standard, c.reported_code, c.self_handled,
-    ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, {SLA} AS sla_color"""
-FROM = "FROM cases c LEFT JOIN code_catalog k ON (k.standard, k.kind, k.code) = (c.standard, c.category_kind, c.category_code)"
+PACKAGE = "civicgrid.cases"
+
+
+def _case_list(where: sql.Composable, order: str, extra: str = "") -> sql.Composable:
+    return sql.SQL(load_sql(PACKAGE, "case_list.sql")).format(extra=sql.SQL(extra), where=where, order=sql.SQL(order))
+
+
+def _links() -> str:
+    """case_links.sql without its comment lines (it lands inside case_list.sql's select list)."""
+    return "\n".join(line for line in load_sql(PACKAGE, "case_links.sql").splitlines() if not line.startswith("--"))
 
 
 def jsonable(row: dict) -> dict:
@@ -46,13 +44,8 @@ def _decorate(conn, row: dict, actor: Actor, cache: CasesCache) -> dict:
 
 
 def case_detail(conn, case_id: int, actor: Actor, cache: CasesCache, with_timeline: bool = True) -> dict:
-    row = conn.execute(f"""SELECT {LIST_COLUMNS},
-            (SELECT coalesce(jsonb_agg(jsonb_build_object('id', d.candidate_id, 'case_number', o.case_number,
-                    'state', o.state, 'is_closed', o.is_closed, 'distance_m', d.distance_m, 'reason', d.reason)
-                    ORDER BY d.reason, d.distance_m), '[]')
-             FROM case_duplicate d JOIN cases o ON o.id = d.candidate_id WHERE d.case_id = c.id) AS duplicates,
-            ARRAY(SELECT m.id FROM cases m WHERE m.duplicate_of = c.id ORDER BY m.id) AS merged_here
-        {FROM} WHERE c.id = %s""", [case_id]).fetchone()
+    query = _case_list(sql.SQL("c.id = %(id)s"), "c.id", _links())
+    row = conn.execute(query, {"id": case_id, "limit": 1}).fetchone()
     if row is None:
         raise NotFound(f"case {case_id} not found", field="id")
     duplicates, merged = row.pop("duplicates"), row.pop("merged_here")
@@ -64,12 +57,7 @@ def case_detail(conn, case_id: int, actor: Actor, cache: CasesCache, with_timeli
 
 
 def timeline(conn, case_id: int) -> list[dict]:
-    rows = conn.execute(
-        """SELECT e.seq, e.action, e.from_state, e.to_state, e.actor, e.actor_role, e.at, e.comment, e.data - 'set' AS data,
-                  coalesce((SELECT jsonb_agg(jsonb_build_object('sha256', a.sha256, 'role', a.role,
-                            'url', '/api/attachments/' || a.sha256) ORDER BY a.role, a.sha256)
-                            FROM case_attachment a WHERE a.case_id = e.case_id AND a.seq = e.seq), '[]') AS attachments
-           FROM case_event e WHERE e.case_id = %s ORDER BY e.seq""", [case_id]).fetchall()
+    rows = conn.execute(load_sql(PACKAGE, "timeline.sql"), [case_id]).fetchall()
     if not rows and not conn.execute("SELECT 1 FROM cases WHERE id = %s", [case_id]).fetchone():
         raise NotFound(f"case {case_id} not found", field="id")
     return [jsonable(r) for r in rows]
@@ -86,8 +74,8 @@ def _states_for(conn, role: str, cache: CasesCache) -> list[tuple[str, str]]:
 
 def _listing(conn, where: sql.Composable, params: dict, actor: Actor, cache: CasesCache, limit: int,
              order: str = "c.step_deadline_at NULLS LAST, c.id") -> list[dict]:
-    q = sql.SQL("SELECT " + LIST_COLUMNS + " " + FROM + " WHERE {} ORDER BY " + order + " LIMIT %(limit)s").format(where)
-    return [_decorate(conn, r, actor, cache) for r in conn.execute(q, {**params, "limit": limit}).fetchall()]
+    rows = conn.execute(_case_list(where, order), {**params, "limit": limit}).fetchall()
+    return [_decorate(conn, r, actor, cache) for r in rows]
 
 
 def department_queue(conn, department_code: str, actor: Actor, cache: CasesCache, limit: int = 200) -> list[dict]:
@@ -120,25 +108,17 @@ def list_cases(conn, actor: Actor, cache: CasesCache, state: str | None, departm
 
 def overview(conn) -> dict:
     """The leaders' overview (领导总览): counts by state, department and category; overdue; today."""
-    q = lambda text, p=None: [jsonable(r) for r in conn.execute(text, p or {}).fetchall()]  # noqa: E731
+    def rows(query, params=None):
+        return [jsonable(r) for r in conn.execute(query, params or {}).fetchall()]
+
     return {
-        "by_state": q("SELECT workflow, state, count(*) AS n FROM cases GROUP BY 1, 2 ORDER BY 1, 2"),
-        "by_department": q("""SELECT c.department_code, d.name, count(*) FILTER (WHERE NOT c.is_closed) AS open,
-                                  count(*) FILTER (WHERE NOT c.is_closed AND c.step_deadline_at < now()) AS overdue,
-                                  count(*) FILTER (WHERE c.is_closed) AS closed
-                              FROM cases c LEFT JOIN department d ON d.code = c.department_code
-                              GROUP BY 1, 2 ORDER BY open DESC NULLS LAST"""),
-        "by_category": q(f"""SELECT c.category_code, k.name AS category_name, count(*) AS n,
-                                 count(*) FILTER (WHERE NOT c.is_closed) AS open {FROM}
-                             GROUP BY 1, 2 ORDER BY n DESC LIMIT 30"""),
-        "sla": q(f"SELECT {SLA} AS color, count(*) AS n FROM cases c WHERE NOT c.is_closed GROUP BY 1 ORDER BY 1"),
+        "by_state": rows("SELECT workflow, state, count(*) AS n FROM cases GROUP BY 1, 2 ORDER BY 1, 2"),
+        "by_department": rows(load_sql(PACKAGE, "overview_by_department.sql")),
+        "by_category": rows(load_sql(PACKAGE, "overview_by_category.sql")),
+        "sla": rows("SELECT case_sla_color(c.is_closed, c.step_warn_at, c.step_deadline_at) AS color, count(*) AS n "
+                    "FROM cases c WHERE NOT c.is_closed GROUP BY 1 ORDER BY 1"),
         "overdue": conn.execute("SELECT count(*) AS n FROM cases WHERE NOT is_closed AND step_deadline_at < now()").fetchone()["n"],
-        "today": conn.execute("""SELECT
-                count(*) FILTER (WHERE reported_at >= date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai')
-                                                      AT TIME ZONE 'Asia/Shanghai') AS intake,
-                count(*) FILTER (WHERE closed_at >= date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai')
-                                                    AT TIME ZONE 'Asia/Shanghai') AS closed
-            FROM cases""").fetchone(),
+        "today": conn.execute(load_sql(PACKAGE, "overview_today.sql")).fetchone(),
         "urged": conn.execute("SELECT coalesce(sum(urge_count), 0) AS urge, coalesce(sum(supervise_count), 0) AS supervise "
                               "FROM cases WHERE NOT is_closed").fetchone(),
     }

@@ -12,20 +12,12 @@ import copy
 import logging
 import re
 from http import HTTPStatus
-from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
 log = logging.getLogger("civicgrid.processes")
-
-SQL_DIR = Path(__file__).with_name("sql")
-
-
-def load_sql(name: str) -> str:
-    return (SQL_DIR / name).read_text(encoding="utf-8")
-
 
 class InvalidProcessInput(ProcessorExecuteError):
     """A client's mistake in the inputs: pygeoapi answers with this status and code."""

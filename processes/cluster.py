@@ -18,8 +18,11 @@ from typing import Literal
 from psycopg import sql
 from pydantic import Field
 
-from civicgrid.processes.base import CivicProcessor, load_sql
+from civicgrid.db import load_sql
+from civicgrid.processes.base import CivicProcessor
 from civicgrid.processes.filters import SOURCES, SourceFilterParams, estimate_rows, source_where
+
+PACKAGE = "civicgrid.processes"
 
 
 class ClusterParams(SourceFilterParams):
@@ -51,7 +54,7 @@ class ClusterProcessor(CivicProcessor):
             return "application/geo+json", self.run_grid(p, conn)
         spec = SOURCES[p.source]
         where = source_where(p, conn)
-        q = sql.SQL(load_sql("cluster.sql")).format(point=sql.SQL(spec.point), table=sql.Identifier(spec.table),
+        q = sql.SQL(load_sql(PACKAGE, "cluster.sql")).format(point=sql.SQL(spec.point), table=sql.Identifier(spec.table),
                                                     where=where.sql(), label=sql.SQL(spec.label))
         row = conn.execute(q, {**where.params, "eps": float(p.eps), "minpoints": p.minpoints, "top": p.top,
                                "geometry": p.geometry}).fetchone()
@@ -66,7 +69,7 @@ class ClusterProcessor(CivicProcessor):
 
         spec = SOURCES[p.source]
         where = source_where(p, conn)
-        q = sql.SQL(load_sql("cluster_points.sql")).format(point=sql.SQL(spec.point), table=sql.Identifier(spec.table),
+        q = sql.SQL(load_sql(PACKAGE, "cluster_points.sql")).format(point=sql.SQL(spec.point), table=sql.Identifier(spec.table),
                                                            where=where.sql(), label=sql.SQL(spec.label))
         row = conn.execute(q, where.params).fetchone()
         if not row["n"]:

@@ -50,8 +50,11 @@ import yaml
 from psycopg import sql
 from pydantic import Field, model_validator
 
-from civicgrid.processes.base import CivicProcessor, load_sql
+from civicgrid.db import load_sql
+from civicgrid.processes.base import CivicProcessor
 from civicgrid.processes.filters import TimeParams
+
+PACKAGE = "civicgrid.processes"
 
 CONFIG_PATH = Path(__file__).with_name("evaluation.yml")
 
@@ -164,15 +167,15 @@ def score_rows(level: str, rows: list[dict], cfg: dict) -> list[dict]:
 def evaluate(conn, level: str, start, end, cfg: dict | None = None) -> list[dict]:
     """Rows of indicators with score and grade (plus `geom` as GeoJSON text, or None)."""
     cfg = cfg or load_config()
-    facts = load_sql("evaluation_facts.sql")
+    facts = load_sql(PACKAGE, "evaluation_facts.sql")
     params = {"start": start, "end": end, "public_channels": cfg["public_channels"],
               "verify_limit": timedelta(minutes=cfg["verify_limit_minutes"]),
               "check_limit": timedelta(minutes=cfg["check_limit_minutes"])}
     if level in AREA_TABLES:
         key, areas = AREA_TABLES[level]
-        q = sql.SQL(facts + load_sql("evaluation_area.sql")).format(key=sql.Identifier(key), areas=sql.SQL(areas))
+        q = sql.SQL(facts + load_sql(PACKAGE, "evaluation_area.sql")).format(key=sql.Identifier(key), areas=sql.SQL(areas))
     else:
-        q = sql.SQL(facts + load_sql(f"evaluation_{level}.sql"))
+        q = sql.SQL(facts + load_sql(PACKAGE, f"evaluation_{level}.sql"))
     rows = [dict(r) for r in conn.execute(q, params).fetchall()]
     return score_rows(level, rows, cfg)
 

@@ -24,8 +24,11 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 from pydantic import Field, model_validator
 
-from civicgrid.processes.base import CivicProcessor, load_sql
+from civicgrid.db import load_sql
+from civicgrid.processes.base import CivicProcessor
 from civicgrid.processes.filters import SOURCES, SourceFilterParams, estimate_rows, source_where
+
+PACKAGE = "civicgrid.processes"
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 ROLLUP_CELL = 50
@@ -127,7 +130,7 @@ class HeatmapProcessor(CivicProcessor):
     def _query(self, template: str, p: HeatmapParams, conn, extra: dict) -> str:
         spec = SOURCES[p.source]
         where = source_where(p, conn)
-        q = sql.SQL(load_sql(template)).format(point=sql.SQL(spec.point), table=sql.Identifier(spec.table), where=where.sql())
+        q = sql.SQL(load_sql(PACKAGE, template)).format(point=sql.SQL(spec.point), table=sql.Identifier(spec.table), where=where.sql())
         row = conn.execute(q, {**where.params, **extra}).fetchone()
         return row["doc"]
 
@@ -135,7 +138,7 @@ class HeatmapProcessor(CivicProcessor):
         if self.uses_rollup(p):
             window = rollup_window(p.start, p.end)
             k = int(round(p.cell_size / ROLLUP_CELL))
-            row = conn.execute(load_sql("heatmap_square_rollup.sql"), {**window, "k": k, "size": float(p.cell_size)}).fetchone()
+            row = conn.execute(load_sql(PACKAGE, "heatmap_square_rollup.sql"), {**window, "k": k, "size": float(p.cell_size)}).fetchone()
             return row["doc"]
         return self._query("heatmap_square.sql", p, conn, {"size": float(p.cell_size)})
 
@@ -145,7 +148,7 @@ class HeatmapProcessor(CivicProcessor):
     def points(self, p: HeatmapParams, conn) -> np.ndarray:
         spec = SOURCES[p.source]
         where = source_where(p, conn)
-        q = sql.SQL(load_sql("points.sql")).format(point=sql.SQL(spec.point), table=sql.Identifier(spec.table), where=where.sql())
+        q = sql.SQL(load_sql(PACKAGE, "points.sql")).format(point=sql.SQL(spec.point), table=sql.Identifier(spec.table), where=where.sql())
         with conn.cursor(row_factory=tuple_row) as cur:
             cur.execute(q, where.params)
             rows = cur.fetchall()

@@ -22,8 +22,11 @@ import numpy as np
 from psycopg import sql
 from pydantic import Field
 
-from civicgrid.processes.base import CivicProcessor, InvalidProcessInput, load_sql
+from civicgrid.db import load_sql
+from civicgrid.processes.base import CivicProcessor, InvalidProcessInput
 from civicgrid.processes.filters import SOURCES, SourceFilterParams, area_where, estimate_rows, source_where
+
+PACKAGE = "civicgrid.processes"
 
 
 class HotspotParams(SourceFilterParams):
@@ -133,7 +136,7 @@ class HotspotsProcessor(CivicProcessor):
             if n_cells > 200_000:
                 raise InvalidProcessInput(f"cell_size: {p.cell_size} m gives {n_cells} cells, more than 200000; use larger cells",
                                           field="cell_size")
-            q = sql.SQL(load_sql("hotspots_cells.sql")).format(area=sql.SQL(area), point=sql.SQL(spec.point),
+            q = sql.SQL(load_sql(PACKAGE, "hotspots_cells.sql")).format(area=sql.SQL(area), point=sql.SQL(spec.point),
                                                                table=sql.Identifier(spec.table), where=where.sql())
             rows = conn.execute(q, {**where.params, "size": float(p.cell_size)}).fetchall()
             ix = np.array([r["ix"] for r in rows], dtype=int)
@@ -145,13 +148,13 @@ class HotspotsProcessor(CivicProcessor):
                 pairs = distance_pairs((ix + 0.5) * p.cell_size, (iy + 0.5) * p.cell_size, p.distance)
         else:
             grid_where = area_where(p, "g.geom", conn=conn)
-            q = sql.SQL(load_sql("hotspots_grids.sql")).format(grid_where=grid_where.sql(), point=sql.SQL(spec.point),
+            q = sql.SQL(load_sql(PACKAGE, "hotspots_grids.sql")).format(grid_where=grid_where.sql(), point=sql.SQL(spec.point),
                                                                table=sql.Identifier(spec.table), where=where.sql())
             rows = conn.execute(q, {**where.params, **grid_where.params}).fetchall()
             ids = [r["code"] for r in rows]
             if p.neighbours == "queen":
                 pos = {c: k for k, c in enumerate(ids)}
-                links = conn.execute(load_sql("hotspots_grid_neighbours.sql"), {"codes": ids}).fetchall()
+                links = conn.execute(load_sql(PACKAGE, "hotspots_grid_neighbours.sql"), {"codes": ids}).fetchall()
                 pairs = np.asarray([(pos[r["a"]], pos[r["b"]]) for r in links], dtype=int).reshape(-1, 2)
             else:
                 pairs = distance_pairs(np.array([r["x"] for r in rows]), np.array([r["y"] for r in rows]), p.distance)

@@ -20,8 +20,11 @@ import numpy as np
 from psycopg.rows import tuple_row
 from pydantic import Field, model_validator
 
-from civicgrid.processes.base import CivicProcessor, InvalidProcessInput, load_sql
+from civicgrid.db import load_sql
+from civicgrid.processes.base import CivicProcessor, InvalidProcessInput
 from civicgrid.processes.filters import Params
+
+PACKAGE = "civicgrid.processes"
 
 UTC = timezone.utc
 
@@ -105,7 +108,7 @@ class TrackProcessor(CivicProcessor):
         if conn.execute("SELECT 1 FROM officer WHERE id = %s", [p.officer]).fetchone() is None:
             raise InvalidProcessInput(f"officer: no officer with id {p.officer}", field="officer")
         with conn.cursor(row_factory=tuple_row) as cur:
-            cur.execute(load_sql("track_positions.sql"), {"officer": p.officer, "start": p.start, "end": p.end})
+            cur.execute(load_sql(PACKAGE, "track_positions.sql"), {"officer": p.officer, "start": p.start, "end": p.end})
             rows = cur.fetchall()
         arr = np.asarray(rows, dtype=float).reshape(-1, 5)      # epoch, x, y, lon, lat
         t, x, y = arr[:, 0], arr[:, 1], arr[:, 2]
@@ -118,7 +121,7 @@ class TrackProcessor(CivicProcessor):
             for a, b in zip(bounds[:-1], bounds[1:]):
                 if b - a == 0:
                     continue
-                cur.execute(load_sql("track_simplify.sql"), {"t": t[a:b].tolist(), "x": x[a:b].tolist(), "y": y[a:b].tolist(),
+                cur.execute(load_sql(PACKAGE, "track_simplify.sql"), {"t": t[a:b].tolist(), "x": x[a:b].tolist(), "y": y[a:b].tolist(),
                                                             "tol": float(p.tolerance)})
                 segments.append([(m, lon, lat) for m, lon, lat in cur.fetchall()])
         stops = stay_points(t, x, y, p.stop_radius, p.stop_minutes * 60, gap_s)
@@ -167,10 +170,10 @@ class PatrolCoverageProcessor(CivicProcessor):
         return int(next(iter(plan.values()))[0]["Plan"]["Plan Rows"])
 
     def run(self, p: CoverageParams, conn):
-        grids = conn.execute(load_sql("coverage_grids.sql"), {"officer": p.officer}).fetchall()
+        grids = conn.execute(load_sql(PACKAGE, "coverage_grids.sql"), {"officer": p.officer}).fetchall()
         info = {g["officer_id"]: g for g in grids}
         with conn.cursor(row_factory=tuple_row) as cur:
-            cur.execute(load_sql("coverage_positions.sql"), {"start": p.start, "end": p.end, "officer": p.officer,
+            cur.execute(load_sql(PACKAGE, "coverage_positions.sql"), {"start": p.start, "end": p.end, "officer": p.officer,
                                                              "tol": float(p.fence_tolerance)})
             rows = cur.fetchall()
         out = []

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from civicgrid.db import load_sql
 from civicgrid.errors import InvalidInput, Unauthorized
 from civicgrid.http import query_int
 from civicgrid.security import sessions
@@ -89,17 +90,6 @@ async def me(request: Request) -> JSONResponse:
                         headers={"Cache-Control": "no-store"})
 
 
-AUDIT_SQL = """
-SELECT id, at, actor, actor_role, action, target, host(client_addr) AS client_addr, detail
-FROM audit_log
-WHERE (%(actor)s::text IS NULL OR actor = %(actor)s)
-  AND (%(action)s::text IS NULL OR action LIKE %(action)s || '%%')
-  AND (%(since)s::timestamptz IS NULL OR at >= %(since)s)
-  AND (%(until)s::timestamptz IS NULL OR at < %(until)s)
-  AND (%(before_id)s::bigint IS NULL OR id < %(before_id)s)
-ORDER BY id DESC
-LIMIT %(limit)s
-"""
 
 
 def _time(request: Request, name: str) -> datetime | None:
@@ -124,7 +114,7 @@ async def audit_log(request: Request) -> JSONResponse:
 
     def run():
         with pool.connection() as conn:
-            return conn.execute(AUDIT_SQL, params).fetchall()
+            return conn.execute(load_sql("civicgrid.security", "audit_log.sql"), params).fetchall()
 
     rows = await run_in_threadpool(run)
     for r in rows:

@@ -1,4 +1,5 @@
-"""Credentials for tests and benchmarks: a user per (role, binding) with an API key, made on demand.
+"""Credentials for tests and benchmarks: a user per (role, binding) with an API key, made on demand,
+and `make_user`, a user with the Principal the access layer would build for him.
 
 `Credentials(url).headers("dispatcher")` → {"Authorization": "Bearer cg_…"}; "public" → {} (anonymous).
 Department handlers are bound to `department` (else the first department), grid officers to the
@@ -10,6 +11,16 @@ import re
 
 from civicgrid.db import connect
 from civicgrid.security import identity
+from civicgrid.security.principal import Principal
+
+
+def make_user(conn, username: str, roles, *, password: str | None = None, via: str = "session",
+              department: str | None = None, officer: str | None = None) -> Principal:
+    """A new user (identity.add_user, in the caller's transaction) and his Principal."""
+    user = identity.add_user(conn, username, list(roles), password=password, department=department, officer=officer)
+    officer_id = conn.execute("SELECT id FROM officer WHERE code = %s", [officer]).fetchone()["id"] if officer else None
+    return Principal(user=user["username"], roles=frozenset(roles), user_id=user["id"], via=via,
+                     department_code=department, officer_id=officer_id, officer_code=officer)
 
 
 class Credentials:

@@ -16,12 +16,11 @@ from typing import Callable
 import psycopg
 from psycopg.types.json import Jsonb
 
-from civicgrid.db import connect
+from civicgrid.db import connect, load_sql
 from civicgrid.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from civicgrid.survey.mapping import Mapping, load_mapping
 from civicgrid.survey.reader import Attribute, read_survey_file
 
-SQL_DIR = Path(__file__).with_name("sql")
 BATCH_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,80}$")
 
 # Attribute abbreviation → column of `component` (the 18 standard attributes).
@@ -49,10 +48,10 @@ def _noop(stage: str, done: int, total: int) -> None:
     pass
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=4)
 def sql_steps(name: str) -> list[tuple[str, str]]:
     """The statements of survey/sql/NAME.sql, split at '-- step:' lines, with their titles."""
-    text = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    text = load_sql("civicgrid.survey", f"{name}.sql")
     parts = re.split(r"^-- step: (.*)$", text, flags=re.MULTILINE)
     return [(parts[i].strip(), parts[i + 1].strip()) for i in range(1, len(parts), 2)]
 

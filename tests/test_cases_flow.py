@@ -13,13 +13,6 @@ from civicgrid.cases import replay, testing
 from civicgrid.db import connect
 
 
-def new_case(cc, **extra):
-    payload = {"channel": "patrol", "category_code": "06010", "lon": 116.605, "lat": 40.12, **extra}
-    r = cc.client.post("/api/cases", json=payload, headers=cc.headers("grid_officer", "GO-001"))
-    assert r.status_code == 201, r.text
-    return r.json()
-
-
 def ok(r, state=None):
     assert r.status_code == 200, r.text
     if state:
@@ -35,7 +28,7 @@ def assert_replays(cc, *case_ids):
 
 def test_standard_seven_step_loop(cases_client):
     cc = cases_client
-    case = new_case(cc)
+    case = cc.make_case()
     cid = case["id"]
     # wrong role, missing field, stale version, unknown action, action not possible now
     r = cc.act(cid, "file", "dispatcher")
@@ -103,7 +96,7 @@ def test_public_report_verified_then_cancelled_suspend_and_merge(cases_client):
     assert [c["id"] for c in tasks["cases"]] == [pub["id"]]
     ok(cc.act(pub["id"], "verify", "grid_officer", data={"verdict": "not_found"}), "reported")
     ok(cc.act(pub["id"], "cancel", "shift_leader", comment="现场未发现"), "cancelled")
-    other = new_case(cc, category_code="09009", lon=116.615)
+    other = cc.make_case(category_code="09009", lon=116.615)
     ok(cc.act(other["id"], "file", "shift_leader"), "filed")
     ok(cc.act(other["id"], "suspend", "shift_leader", comment="需区里协调"), "suspended")
     ok(cc.act(other["id"], "resume", "shift_leader"), "filed")
@@ -158,7 +151,7 @@ def test_hotline_flow_with_unsatisfied_revisit(cases_client):
 
 
 def test_events_are_append_only(cases_client):
-    case = new_case(cases_client)
+    case = cases_client.make_case()
     with connect(cases_client.url) as conn:
         with pytest.raises(psycopg.errors.RestrictViolation):
             conn.execute("UPDATE case_event SET comment = 'x' WHERE case_id = %s", [case["id"]])
@@ -179,8 +172,8 @@ def test_deadlines_timers_overdue_and_overview(cases_client):
     d = next(x for x in __import__("civicgrid.cases.workflow", fromlist=["x"]).shipped_definitions() if x["code"] == "standard")
     d["states"]["reported"]["time_limit"] = {"default": "0.02m"}
     assert cc.client.post("/api/workflows?activate=true", json=d, headers=cc.headers("admin")).status_code == 201
-    case = new_case(cc)
-    slow = new_case(cc, category_code="09009", lon=116.63)
+    case = cc.make_case()
+    slow = cc.make_case(category_code="09009", lon=116.63)
     with connect(cc.url) as conn:  # keep the second one in a long step: file it (30 min limit)
         pass
     ok(cc.act(slow["id"], "file", "shift_leader"), "filed")
@@ -212,7 +205,7 @@ def test_two_concurrent_actors_one_409(cases_client, pg):
     from conftest import start_server
 
     cc = cases_client
-    case = new_case(cc)
+    case = cc.make_case()
     ok(cc.act(case["id"], "file", "shift_leader"), "filed")
     proc, base = start_server(cc.url, {"CIVICGRID_DEV_ROLE_HEADER": "1"})
     try:
@@ -267,7 +260,7 @@ def test_calendar_edges_over_http(cases_client):
     cc = cases_client
     results = {}
     for extend in ("1d", "2d", "4h"):
-        case = new_case(cc, lon=116.605 + len(results) * 0.002)
+        case = cc.make_case(lon=116.605 + len(results) * 0.002)
         ok(cc.act(case["id"], "file", "shift_leader"), "filed")
         d = ok(cc.act(case["id"], "dispatch", "dispatcher", data={"deadline_at": "2026-02-13T16:30:00+08:00"}))
         assert datetime.fromisoformat(d["deadline_at"]) == datetime(2026, 2, 13, 8, 30, tzinfo=timezone.utc)

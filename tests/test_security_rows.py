@@ -13,8 +13,9 @@ import pytest
 
 from civicgrid.db import applied_migrations, connect, migrate, rollback
 from civicgrid.security import rows
-from civicgrid.security.identity import add_user, authenticate_key, create_key, disable_user, verify_password
+from civicgrid.security.identity import authenticate_key, create_key, disable_user, verify_password
 from civicgrid.security.principal import ANONYMOUS, SYSTEM, Principal
+from civicgrid.security.testing import make_user
 
 PASSWORD = "correct-horse-battery"
 # the roles that see every case: the command center (指挥中心) and the evaluator (考核员)
@@ -51,12 +52,8 @@ def town(demo_copy):
             "district": (["district_platform"], {}),
             "gone": (["leader"], {}),
         }
-        who = {}
-        for name, (roles, binding) in spec.items():
-            user = add_user(conn, f"rls_{name}", roles, password=PASSWORD, **binding)
-            who[name] = Principal(user=user["username"], roles=frozenset(roles), user_id=user["id"], via="session",
-                                  department_code=binding.get("department"),
-                                  officer_id=officer["id"] if "officer" in binding else None)
+        who = {name: make_user(conn, f"rls_{name}", roles, password=PASSWORD, **binding)
+               for name, (roles, binding) in spec.items()}
         disable_user(conn, "rls_gone")
         who["anonymous"] = ANONYMOUS
         conn.commit()

@@ -1,0 +1,7 @@
+-- one case's links (the extra columns of case_list.sql for the case page): its duplicate
+-- suggestions and the cases merged into it
+, (SELECT coalesce(jsonb_agg(jsonb_build_object('id', d.candidate_id, 'case_number', o.case_number,
+          'state', o.state, 'is_closed', o.is_closed, 'distance_m', d.distance_m, 'reason', d.reason)
+          ORDER BY d.reason, d.distance_m), '[]')
+   FROM case_duplicate d JOIN cases o ON o.id = d.candidate_id WHERE d.case_id = c.id) AS duplicates,
+  ARRAY(SELECT m.id FROM cases m WHERE m.duplicate_of = c.id ORDER BY m.id) AS merged_here

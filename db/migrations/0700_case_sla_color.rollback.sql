@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS case_sla_color(boolean, timestamptz, timestamptz);
