@@ -5,16 +5,24 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 CODE = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
+CommunityCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]      # 社区编码, 12 digits
+UnitGridCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{15}$")]       # 单元网格编码, 15 digits
 
 
-class ComponentProps(BaseModel):
-    """管理部件: the 18 standard attributes (GB/T 47678.5-2026) plus local extras."""
+class Props(BaseModel):
+    """Unknown properties are refused, text is trimmed."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ComponentProps(Props):
+    """管理部件: the 18 standard attributes (GB/T 47678.5-2026) plus local extras."""
+
     id: str | None = Field(None, pattern=r"^[0-9]{16,17}$")
     standard: str = "GB/T 47678.5-2026"
     type_code: str = Field(pattern=r"^[0-9]{4,5}$")
@@ -25,7 +33,7 @@ class ComponentProps(BaseModel):
     owner_name: str | None = Field(None, max_length=100)
     maintainer_code: str | None = Field(None, pattern=CODE)
     maintainer_name: str | None = Field(None, max_length=100)
-    unit_grid_code: str = Field(pattern=r"^[0-9]{15}$")
+    unit_grid_code: UnitGridCode
     status: str = "完好"
     initial_date: date
     change_date: date | None = None
@@ -33,7 +41,7 @@ class ComponentProps(BaseModel):
     note: str | None = Field(None, max_length=1000)
     street_code: str | None = Field(None, pattern=r"^[0-9]{9}$")
     street_name: str | None = None
-    community_code: str | None = Field(None, pattern=r"^[0-9]{12}$")
+    community_code: CommunityCode | None = None
     community_name: str | None = None
     extra: dict = Field(default_factory=dict)
 
@@ -48,12 +56,11 @@ class ComponentProps(BaseModel):
         return self
 
 
-class UnitGridProps(BaseModel):
+class UnitGridProps(Props):
     """单元网格."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    code: str | None = Field(None, pattern=r"^[0-9]{15}$")
-    community_code: str | None = Field(None, pattern=r"^[0-9]{12}$")
+    code: UnitGridCode | None = None
+    community_code: CommunityCode | None = None
     name: str | None = Field(None, max_length=100)
     land_use: str | None = Field(None, max_length=50)
     valid_from: date | None = None
@@ -67,12 +74,11 @@ class UnitGridProps(BaseModel):
         return self
 
 
-class ResponsibilityGridProps(BaseModel):
+class ResponsibilityGridProps(Props):
     """责任网格: its geometry is the union of `unit_grid_codes`."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     code: str | None = Field(None, pattern=r"^[0-9]{12}Z[0-9]{2}$")
-    community_code: str | None = Field(None, pattern=r"^[0-9]{12}$")
+    community_code: CommunityCode | None = None
     name: str = Field(min_length=1, max_length=100)
     officer_id: int | None = Field(None, ge=1)
     unit_grid_codes: list[str] | None = Field(None, max_length=500)
@@ -85,14 +91,13 @@ class ResponsibilityGridProps(BaseModel):
         return self
 
 
-class PoiProps(BaseModel):
+class PoiProps(Props):
     """兴趣点."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: str = Field(min_length=1, max_length=100)
     alias: list[str] = Field(default_factory=list, max_length=20)
     pinyin: str | None = Field(None, max_length=200)
     pinyin_initials: str | None = Field(None, max_length=50)
     category: str = Field(min_length=1, max_length=50)
     address: str | None = Field(None, max_length=200)
-    community_code: str | None = Field(None, pattern=r"^[0-9]{12}$")
+    community_code: CommunityCode | None = None
