@@ -12,7 +12,9 @@ Fixtures
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -38,15 +40,21 @@ def make_reachable(path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg(tmp_path_factory):
+def pg():
+    """Not under pytest's basetemp: every pytest session of the machine's user shares
+    /tmp/pytest-of-<user> and makes it private (0700) again, which would lock the `postgres` user
+    out of a cluster another session is still running."""
     from civicgrid.db.cluster import Cluster
 
-    base = Path(os.environ.get("CIVICGRID_TEST_DATA_DIR") or tmp_path_factory.mktemp("pg"))
+    given = os.environ.get("CIVICGRID_TEST_DATA_DIR")
+    base = Path(given or tempfile.mkdtemp(prefix="civicgrid-test-pg-"))
     make_reachable(base)
     cluster = Cluster(data_dir=base / "data", port=free_port(), db_name="civicgrid_test", durable=False)
     cluster.start()
     yield cluster
     cluster.stop()
+    if not given:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
