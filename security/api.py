@@ -4,7 +4,8 @@ log for admins (审计日志).
 POST /auth/login {username, password} → 200 {user, csrf_token} and an HttpOnly, SameSite=Strict
 session cookie (Secure when the public URL or the request is https); 401 with one message for every
 failure (unknown user, wrong password, locked, disabled), so names cannot be probed.
-POST /auth/logout (cookie + X-CSRF-Token) → 204. GET /auth/me → {user|null, csrf_token|null, via}.
+POST /auth/logout (cookie + X-CSRF-Token) → 204. GET /auth/me → {user|null, csrf_token|null, via,
+tools: [map tool ids], actions: [action names]} (what the page may offer; see access.yml).
 GET /audit?actor=&action=&since=&until=&before_id=&limit= → newest first, keyset-paged by id.
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ from starlette.routing import Route
 from civicgrid.db import load_sql
 from civicgrid.errors import InvalidInput, Unauthorized
 from civicgrid.http import query_int
+from civicgrid.security import policy as policy_mod
 from civicgrid.security import sessions
 from civicgrid.security.access import client_addr
 from civicgrid.security.principal import Principal, current_principal
@@ -84,9 +86,36 @@ async def logout(request: Request) -> Response:
     return response
 
 
+def derived_actions(state, policy: policy_mod.Policy, p: Principal) -> list[str]:
+    """Actions that follow from data rather than from the rules file: the active workflows'
+    transitions (cases.<action>, when the caller holds a role a transition names), the intake
+    channels (cases.intake.<channel>) and the editable collections (features.write.<id>)."""
+    from civicgrid.cases.roles import INTAKE_ROLES
+    from civicgrid.layers.collections import COLLECTIONS
+
+    out: list[str] = []
+    if policy.can_use_route(p, "POST", "/api/cases"):
+        channels = [ch for ch, roles in INTAKE_ROLES.items() if p.has_any(roles)]
+        out += (["cases.intake"] if channels else []) + [f"cases.intake.{ch}" for ch in channels]
+    if policy.can_use_route(p, "POST", "/api/cases/{id:int}/actions/{action}"):
+        with state.pool.connection() as conn:
+            workflows = state.cases.workflows
+            names = {t.action for code in workflows.active_versions(conn) for t in workflows.get(conn, code).transitions
+                     if not t.auto and p.has_any(t.roles)}
+        out += [f"cases.{a}" for a in sorted(names)]
+    out += [f"features.write.{c.id}" for c in COLLECTIONS.values()
+            if c.editable and policy.can_write_collection(p, c.id)]
+    return out
+
+
 async def me(request: Request) -> JSONResponse:
+    """Who is asking, and which map tools and actions the page should offer him (the same rules
+    the access layer applies: security/access.yml `tools` and `actions`, plus derived_actions)."""
     p = current_principal()
-    return JSONResponse({"user": _user_json(p), "csrf_token": p.csrf_token, "via": p.via},
+    policy = policy_mod.load()
+    actions = policy.actions_for(p) + await run_in_threadpool(derived_actions, app_state(request), policy, p)
+    return JSONResponse({"user": _user_json(p), "csrf_token": p.csrf_token, "via": p.via,
+                         "tools": policy.tools_for(p), "actions": actions},
                         headers={"Cache-Control": "no-store"})
 
 

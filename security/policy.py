@@ -41,11 +41,23 @@ class RouteRule:
     csrf: bool = True                                # cookie-authenticated writes need the token
 
 
+@dataclass(frozen=True)
+class Need:
+    """What a tool or an action of the web app needs (every part given must allow it): roles, the
+    rule of a route and method, the right to run a process, to read or write a collection."""
+    roles: frozenset[str] | None = None
+    route: tuple[str, str] | None = None            # (method, path template)
+    process: str | None = None
+    collection: tuple[str, str] | None = None       # (collection id, 'read' | 'write')
+
+
 @dataclass
 class Policy:
     routes: dict[str, RouteRule] = field(default_factory=dict)        # path template → rule
     collections: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)  # id → {read, write}
     processes: dict[str, frozenset[str]] = field(default_factory=dict)
+    tools: dict[str, Need] = field(default_factory=dict)             # map tool id → what it needs
+    actions: dict[str, Need] = field(default_factory=dict)           # action name → what it needs
 
     def permission(self, template: str, method: str) -> Permission | None:
         rule = self.routes.get(template)
@@ -80,6 +92,37 @@ class Policy:
         roles = self.processes.get(process_id)
         return roles is not None and self.allows(principal, roles, "POST")
 
+    def can_write_collection(self, principal: Principal, collection_id: str) -> bool:
+        coll = self.collections.get(collection_id)
+        return coll is not None and self.allows(principal, coll["write"], "POST")
+
+    def can_use_route(self, principal: Principal, method: str, template: str, params: dict | None = None) -> bool:
+        perm = self.permission(template, method)
+        if perm is None:
+            return False
+        roles = self.roles_for(perm, params or {})
+        return roles is not None and self.allows(principal, roles, method)
+
+    def grants(self, principal: Principal, need: Need) -> bool:
+        if need.roles is not None and not self.allows(principal, need.roles, "GET"):
+            return False
+        if need.route is not None and not self.can_use_route(principal, *need.route):
+            return False
+        if need.process is not None and not self.can_run_process(principal, need.process):
+            return False
+        if need.collection is not None:
+            cid, how = need.collection
+            if not (self.can_read_collection if how == "read" else self.can_write_collection)(principal, cid):
+                return False
+        return True
+
+    def tools_for(self, principal: Principal) -> list[str]:
+        """The map tools the caller may use, in the order of the rules file."""
+        return [tool for tool, need in self.tools.items() if self.grants(principal, need)]
+
+    def actions_for(self, principal: Principal) -> list[str]:
+        return [name for name, need in self.actions.items() if self.grants(principal, need)]
+
 
 def _size(value, where: str) -> int:
     m = _SIZE.match(str(value).strip())
@@ -92,7 +135,7 @@ def parse(doc: dict, known_roles: set[str] | None = None) -> Policy:  # noqa: C9
     """Validate the rules document; SetupError naming the place for anything wrong."""
     if not isinstance(doc, dict):
         raise SetupError("access rules: the document must be a mapping")
-    unknown = set(doc) - {"groups", "collections", "processes", "routes"}
+    unknown = set(doc) - {"groups", "collections", "processes", "routes", "tools", "actions"}
     if unknown:
         raise SetupError(f"access rules: unknown key(s) {', '.join(sorted(unknown))}")
     groups_raw = doc.get("groups") or {}
@@ -154,7 +197,37 @@ def parse(doc: dict, known_roles: set[str] | None = None) -> Policy:  # noqa: C9
             if path in policy.routes:
                 raise SetupError(f"{where}.paths: {path} already has a rule")
             policy.routes[path] = rule
+    for section in ("tools", "actions"):
+        for name, spec in (doc.get(section) or {}).items():
+            getattr(policy, section)[name] = _need(policy, spec, f"{section}.{name}", resolve)
     return policy
+
+
+def _need(policy: Policy, spec, where: str, resolve) -> Need:
+    """`everyone` | [roles…] | {roles?, route: "METHOD /template", process: id, collection: id | "id write"}."""
+    if not isinstance(spec, dict):
+        return Need(roles=resolve(spec, where).roles)
+    bad = set(spec) - {"roles", "route", "process", "collection"}
+    if bad or not spec:
+        raise SetupError(f"{where}: give roles, route, process and/or collection (not {', '.join(sorted(bad)) or 'nothing'})")
+    route = process = collection = None
+    if "route" in spec:
+        method, _, template = str(spec["route"]).partition(" ")
+        if policy.permission(template.strip(), method) is None:
+            raise SetupError(f"{where}.route: {spec['route']!r} names no rule of `routes` (write it as 'GET /api/x')")
+        route = (method, template.strip())
+    if "process" in spec:
+        if spec["process"] not in policy.processes:
+            raise SetupError(f"{where}.process: {spec['process']!r} is not under `processes`")
+        process = spec["process"]
+    if "collection" in spec:
+        cid, _, how = str(spec["collection"]).partition(" ")
+        if cid not in policy.collections or how not in ("", "read", "write"):
+            raise SetupError(f"{where}.collection: {spec['collection']!r} is not a collection under `collections` "
+                             "(optionally followed by read or write)")
+        collection = (cid, how or "read")
+    roles = resolve(spec["roles"], f"{where}.roles").roles if "roles" in spec else None
+    return Need(roles=roles, route=route, process=process, collection=collection)
 
 
 # the role codes app_role (0600_security.sql) seeds, for start-up checks without a database
