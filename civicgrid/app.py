@@ -38,6 +38,7 @@ PARTS = (
     "civicgrid.cases.api",
     "civicgrid.survey.api",
     "civicgrid.security.api",
+    "civicgrid.search.api",
     "civicgrid.layers.ogc",
     "civicgrid.web.site",
 )

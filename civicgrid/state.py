@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from civicgrid.cases.cache import CasesCache
     from civicgrid.layers.ogc import OgcState
     from civicgrid.layers.tiles import TileState
+    from civicgrid.search.labels import Labels
 
 
 @dataclass
@@ -30,6 +31,7 @@ class AppState:
     cases: CasesCache                    # compiled workflows, active versions, code catalog, calendar
     tiles: TileState
     ogc: OgcState | None = None          # set by layers/ogc.py at start-up
+    labels: Labels | None = None         # GET /api/labels, rebuilt after search.labels.TTL
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -33,6 +33,8 @@ class Column:
 
     `sql` is a trusted SQL expression over the table alias `t` when the property is not a plain
     column (e.g. an aggregate of a child table). `enum_sql` lists the allowed values (queryables).
+    `title` is the Chinese field name shown to users; `labels` names the code list of GET /api/labels
+    (search/labels.py) whose names the values are shown by (booleans need none).
     """
 
     name: str
@@ -41,6 +43,7 @@ class Column:
     sql: str | None = None
     enum_sql: str | None = None
     title: str | None = None
+    labels: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class Tiles:
     detail_zoom: int = 0            # below it points are aggregated in cells (see tiles.TileLayer)
     minzoom: int = 8
     fields: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)   # tile-only field → code list (as Column.labels)
 
 
 @dataclass(frozen=True)
@@ -132,23 +136,25 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
                     "points", "tiles_urban_components.sql", "component", "tiles_urban_components_clustered.sql",
                     detail_zoom=15,
                     fields={"id": "部件标识码", "type_code": "部件类型代码", "major": "大类代码", "name": "部件名称",
-                            "status": "部件状态", "count": "聚合数（低级别）"}),
+                            "status": "部件状态", "count": "聚合数（低级别）"},
+                    labels={"major": "component_majors", "type_code": "component_classes"}),
         columns=(
-            Column("standard", enum_sql="SELECT standard FROM code_standard ORDER BY standard"),
-            Column("type_code", enum_sql=COMPONENT_TYPE_ENUM, title="部件小类代码 type code"),
+            Column("standard", enum_sql="SELECT standard FROM code_standard ORDER BY standard", title="编码标准"),
+            Column("type_code", enum_sql=COMPONENT_TYPE_ENUM, title="部件类型", labels="component_classes"),
             Column("name", title="部件名称"),
-            Column("dept_code"), Column("dept_name"),
-            Column("owner_code"), Column("owner_name"),
-            Column("maintainer_code"), Column("maintainer_name"),
-            Column("unit_grid_code"),
-            Column("status", enum_sql="SELECT status FROM component_status ORDER BY status", title="部件状态 status"),
-            Column("initial_date", **DATE), Column("change_date", **DATE),
-            Column("data_source", enum_sql="SELECT source FROM data_source ORDER BY source"),
-            Column("note"),
-            Column("street_code"), Column("street_name"),
-            Column("community_code"), Column("community_name"),
-            Column("extra", type="object"),
-            Column("version", type=I), Column("updated_at", **TS), Column("updated_by"),
+            Column("dept_code", title="主管部门代码", labels="departments"), Column("dept_name", title="主管部门"),
+            Column("owner_code", title="权属单位代码"), Column("owner_name", title="权属单位"),
+            Column("maintainer_code", title="养护单位代码"), Column("maintainer_name", title="养护单位"),
+            Column("unit_grid_code", title="单元网格"),
+            Column("status", enum_sql="SELECT status FROM component_status ORDER BY status", title="部件状态"),
+            Column("initial_date", **DATE, title="初始日期"), Column("change_date", **DATE, title="变更日期"),
+            Column("data_source", enum_sql="SELECT source FROM data_source ORDER BY source", title="数据来源"),
+            Column("note", title="备注"),
+            Column("street_code", title="街道（乡镇）代码"), Column("street_name", title="街道（乡镇）"),
+            Column("community_code", title="社区", labels="communities"), Column("community_name", title="社区名称"),
+            Column("extra", type="object", title="扩展属性"),
+            Column("version", type=I, title="版本"), Column("updated_at", **TS, title="更新时间"),
+            Column("updated_by", title="更新人"),
         ),
     ),
     Collection(
@@ -164,10 +170,13 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
                     fields={"code": "网格编码", "name": "网格名称", "community_code": "社区编码", "land_use": "用地类别",
                             "area_m2": "面积（平方米）"}),
         columns=(
-            Column("code"), Column("community_code", enum_sql="SELECT code FROM community ORDER BY code"),
-            Column("name"), Column("land_use"),
-            Column("valid_from", **DATE), Column("valid_to", **DATE), Column("note"),
-            Column("area_m2", type=N), Column("version", type=I), Column("updated_at", **TS),
+            Column("code", title="网格编码"),
+            Column("community_code", enum_sql="SELECT code FROM community ORDER BY code", title="社区",
+                   labels="communities"),
+            Column("name", title="网格名称"), Column("land_use", title="用地类别"),
+            Column("valid_from", **DATE, title="启用日期"), Column("valid_to", **DATE, title="停用日期"),
+            Column("note", title="备注"), Column("area_m2", type=N, title="面积（平方米）"),
+            Column("version", type=I, title="版本"), Column("updated_at", **TS, title="更新时间"),
         ),
     ),
     Collection(
@@ -179,12 +188,14 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
         keywords=("责任网格", "网格员", "grid"),
         edit=Edit(models.ResponsibilityGridProps, None, "code"),
         columns=(
-            Column("code"), Column("community_code", enum_sql="SELECT code FROM community ORDER BY code"),
-            Column("name"), Column("officer_id", type=I),
-            Column("unit_grid_codes", type="array", sql=(
+            Column("code", title="责任网格编码"),
+            Column("community_code", enum_sql="SELECT code FROM community ORDER BY code", title="社区",
+                   labels="communities"),
+            Column("name", title="责任网格名称"), Column("officer_id", type=I, title="网格员"),
+            Column("unit_grid_codes", type="array", title="单元网格", sql=(
                 "ARRAY(SELECT m.unit_grid_code FROM responsibility_grid_member m "
                 "WHERE m.responsibility_grid_code = t.code ORDER BY 1)")),
-            Column("version", type=I), Column("updated_at", **TS),
+            Column("version", type=I, title="版本"), Column("updated_at", **TS, title="更新时间"),
         ),
     ),
     Collection(
@@ -193,8 +204,8 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
         description_zh="镇内的社区与行政村", description_en="Communities and villages of the town",
         keywords=("社区", "村", "community"),
         columns=(
-            Column("code"), Column("town_code"), Column("name"),
-            Column("kind", enum_sql="SELECT kind FROM community_kind ORDER BY kind"),
+            Column("code", title="社区编码"), Column("town_code", title="镇编码"), Column("name", title="名称"),
+            Column("kind", enum_sql="SELECT kind FROM community_kind ORDER BY kind", title="类型"),
         ),
     ),
     Collection(
@@ -202,7 +213,7 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
         title_zh="镇界", title_en="Town boundary",
         description_zh="仁和镇行政区界", description_en="Administrative boundary of the town",
         keywords=("镇界", "boundary"),
-        columns=(Column("code"), Column("name")),
+        columns=(Column("code", title="镇编码"), Column("name", title="名称")),
     ),
     Collection(
         id="officer-positions", table="officer_position", key=("officer_id", "recorded_at"),
@@ -213,8 +224,8 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
         description_en="Officer GPS track points (datetime filters recorded_at); id = officer id-epoch microseconds",
         keywords=("网格员", "轨迹", "track"),
         columns=(
-            Column("officer_id", type=I), Column("recorded_at", **TS),
-            Column("accuracy_m", type=N), Column("speed_mps", type=N),
+            Column("officer_id", type=I, title="网格员"), Column("recorded_at", **TS, title="定位时间"),
+            Column("accuracy_m", type=N, title="定位精度（米）"), Column("speed_mps", type=N, title="速度（米/秒）"),
         ),
     ),
     Collection(
@@ -224,9 +235,10 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
         description_zh="每名网格员最近一次定位", description_en="The last known position of each officer",
         keywords=("网格员", "位置", "officer"),
         columns=(
-            Column("officer_id", type=I), Column("officer_code"), Column("officer_name"),
-            Column("active", type=B), Column("recorded_at", **TS),
-            Column("accuracy_m", type=N), Column("speed_mps", type=N),
+            Column("officer_id", type=I, title="网格员"), Column("officer_code", title="网格员编号"),
+            Column("officer_name", title="网格员姓名"), Column("active", type=B, title="在岗"),
+            Column("recorded_at", **TS, title="定位时间"),
+            Column("accuracy_m", type=N, title="定位精度（米）"), Column("speed_mps", type=N, title="速度（米/秒）"),
         ),
     ),
     Collection(
@@ -240,16 +252,20 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
                     "tiles_cases.sql", "cases", "tiles_cases_clustered.sql", detail_zoom=15,
                     fields={"id": "案件ID", "case_number": "案件编号", "channel": "来源", "category_code": "类别代码",
                             "category_name": "类别", "urgency": "紧急程度", "state": "状态", "is_closed": "已结案",
-                            "sla_color": "时限灯", "reported_at": "上报时间", "count": "聚合数", "open_count": "未结案数"}),
+                            "sla_color": "时限灯", "reported_at": "上报时间", "count": "聚合数", "open_count": "未结案数"},
+                    labels={"sla_color": "sla", "category_code": "categories"}),
         columns=(
-            Column("case_number"),
-            Column("channel", enum_sql="SELECT code FROM case_channel ORDER BY code"),
-            Column("category_kind", enum_sql="SELECT kind FROM code_catalog_kind WHERE kind <> 'component' ORDER BY kind"),
-            Column("category_code", enum_sql=CASE_CATEGORY_ENUM),
-            Column("urgency", enum_sql="SELECT code FROM case_urgency ORDER BY rank"),
-            Column("state"), Column("is_closed", type=B), Column("address"),
-            Column("unit_grid_code"), Column("community_code"), Column("department_code"),
-            Column("reported_at", **TS), Column("deadline_at", **TS), Column("closed_at", **TS),
+            Column("case_number", title="案件编号"),
+            Column("channel", enum_sql="SELECT code FROM case_channel ORDER BY code", title="来源", labels="channels"),
+            Column("category_kind", enum_sql="SELECT kind FROM code_catalog_kind WHERE kind <> 'component' ORDER BY kind",
+                   title="类别种类"),
+            Column("category_code", enum_sql=CASE_CATEGORY_ENUM, title="问题类别", labels="categories"),
+            Column("urgency", enum_sql="SELECT code FROM case_urgency ORDER BY rank", title="紧急程度", labels="urgency"),
+            Column("state", title="状态", labels="states"), Column("is_closed", type=B, title="已结案"), Column("address", title="地址"),
+            Column("unit_grid_code", title="单元网格"), Column("community_code", title="社区", labels="communities"),
+            Column("department_code", title="处置部门", labels="departments"),
+            Column("reported_at", **TS, title="上报时间"), Column("deadline_at", **TS, title="办结时限"),
+            Column("closed_at", **TS, title="结案时间"),
         ),
     ),
     Collection(
@@ -263,10 +279,11 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
                     "tiles_pois_clustered.sql", detail_zoom=15,
                     fields={"id": "ID", "name": "名称", "category": "类别", "address": "地址", "count": "聚合数"}),
         columns=(
-            Column("name"), Column("alias", type="array"), Column("pinyin"), Column("pinyin_initials"),
-            Column("category"), Column("address"),
-            Column("community_code", enum_sql="SELECT code FROM community ORDER BY code"),
-            Column("version", type=I), Column("updated_at", **TS),
+            Column("name", title="名称"), Column("alias", type="array", title="别名"), Column("pinyin", title="全拼"),
+            Column("pinyin_initials", title="拼音首字母"), Column("category", title="类别"), Column("address", title="地址"),
+            Column("community_code", enum_sql="SELECT code FROM community ORDER BY code", title="社区",
+                   labels="communities"),
+            Column("version", type=I, title="版本"), Column("updated_at", **TS, title="更新时间"),
         ),
     ),
 )}
