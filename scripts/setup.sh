@@ -74,9 +74,16 @@ fi
 if [ -f web/package.json ]; then
     lock_hash=$(cat web/package.json web/package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
     npm_stamp="web/node_modules/.civicgrid-${lock_hash}"
-    if [ ! -f "$npm_stamp" ] || [ ! -d web/static/vendor ]; then
-        say "installing npm assets (web/)"
-        (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+    # the build is redone when the lock or any source of the app is newer than it
+    built=web/dist/index.html
+    if [ ! -f "$npm_stamp" ]; then
+        say "installing npm packages (web/)"
+        (cd web && npm ci --no-audit --no-fund --loglevel=error)
         touch "$npm_stamp"
+    fi
+    if [ ! -f "$built" ] || [ "$npm_stamp" -nt "$built" ] \
+        || [ -n "$(find web/src web/index.html web/vite.config.js -newer "$built" -print -quit)" ]; then
+        say "building the web app (web/dist)"
+        (cd web && npm run --silent build >/dev/null)
     fi
 fi

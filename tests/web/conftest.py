@@ -1,0 +1,125 @@
+"""Browser tests of the web app: Debian's chromium driven by Playwright against `live_server`.
+
+- `web_users`     one user per role on the session's demo town, `web.<role>`, password WEB_PASSWORD
+                  (department handlers and grid officers bound to the first department / officer)
+- `chromium`      the browser, launched once per session
+- `browser_page`  a factory: `browser_page(role=None, viewport=..., **context options)` → a page in a
+                  fresh context, logged in as `web.<role>` (None: anonymous). Every request that
+                  would leave 127.0.0.1 is recorded in `page.outside` and aborted; console errors,
+                  page errors and failed requests land in `page.problems`.
+- `open_map(page)` goes to / and waits for the map's first `idle` with the default layers.
+- `shot(page, name)` saves a screenshot under tests/artifacts/.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--disable-gpu-sandbox",
+        "--disable-background-networking", "--disable-component-update", "--no-first-run",
+        "--disable-default-apps", "--disable-sync"]
+WEB_PASSWORD = "web-test-password"
+ROLES = ("admin", "intake_operator", "shift_leader", "dispatcher", "leader", "department_handler",
+         "grid_officer", "gis_editor", "evaluator", "district_platform")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+IDLE = ("new Promise(r => { const m = window.__civicgrid.map;"
+        " if (m.loaded() && m.areTilesLoaded()) r(); else m.once('idle', () => r()); })")
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+@pytest.fixture(scope="session")
+def web_users(demo_url):
+    from civicgrid.db import connect
+    from civicgrid.security.identity import add_user
+
+    with connect(demo_url) as conn:
+        department = conn.execute("SELECT code FROM department ORDER BY code LIMIT 1").fetchone()["code"]
+        officer = conn.execute("SELECT code FROM officer ORDER BY code LIMIT 1").fetchone()["code"]
+        for role in ROLES:
+            name = f"web.{role}"
+            if conn.execute("SELECT 1 FROM app_user WHERE username = %s", [name]).fetchone():
+                continue
+            binding = {"department": department} if role == "department_handler" else \
+                {"officer": officer} if role == "grid_officer" else {}
+            add_user(conn, name, [role], password=WEB_PASSWORD, **binding)
+    return {role: f"web.{role}" for role in ROLES}
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+def _watch(context, page) -> None:
+    page.problems, page.outside = [], []
+
+    def route(r):
+        host = urlsplit(r.request.url).hostname or ""
+        if host in LOOPBACK:
+            r.continue_()
+        else:
+            page.outside.append(r.request.url)
+            r.abort()
+
+    context.route(lambda url: url.startswith(("http:", "https:", "ws:", "wss:")), route)
+    page.on("console", lambda m: page.problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.problems.append(str(e)))
+    # tiles no longer needed after a zoom are aborted by MapLibre: not a failure
+    page.on("requestfailed", lambda r: page.problems.append(f"request failed: {r.url} {r.failure}")
+            if "ERR_ABORTED" not in (r.failure or "") else None)
+
+
+@pytest.fixture
+def browser_page(chromium, live_server, web_users):
+    contexts = []
+
+    def open_page(role: str | None = None, viewport=None, **options):
+        context = chromium.new_context(base_url=live_server, locale="zh-CN", timezone_id="Asia/Shanghai",
+                                       viewport=viewport or {"width": 1440, "height": 900}, **options)
+        contexts.append(context)
+        if role:
+            r = context.request.post("/api/auth/login", data={"username": web_users[role], "password": WEB_PASSWORD})
+            assert r.ok, r.text()
+        page = context.new_page()
+        page.base = live_server
+        _watch(context, page)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def open_map(page, path: str = "/") -> None:
+    page.goto(path)
+    page.wait_for_function("document.body.dataset.ready === '1'", timeout=60_000)
+    page.evaluate(IDLE)
+
+
+def idle(page) -> None:
+    page.evaluate(IDLE)
+
+
+def rendered(page, layers: list[str]) -> int:
+    return page.evaluate("layers => window.__civicgrid.map.queryRenderedFeatures({layers}).length", layers)
+
+
+def shot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path

@@ -1,0 +1,39 @@
+// 城市部件: urban components (GB/T 47678.5-2026 major classes by colour), clustered below zoom 15.
+import {CLUSTER_RADIUS, FONT, propertyRows, slot, tileSource} from './common.js';
+
+const MAJOR = [['01', '#1f77b4', '公用设施'], ['02', '#ff7f0e', '道路交通'], ['03', '#9467bd', '市容环境'],
+    ['04', '#2ca02c', '园林绿化']];
+const MAJOR_COLOURS = ['match', ['get', 'major'], ...MAJOR.flatMap(([code, colour]) => [code, colour]), '#7f7f7f'];
+const SRC = {source: 'urban-components', 'source-layer': 'urban-components'};
+
+export default {
+    id: 'urban-components',
+    collection: 'urban-components',
+    title: '城市部件',
+    folder: '城市管理',
+    visible: true,
+    sources: () => ({'urban-components': tileSource('urban-components')}),
+    layers: [
+        slot('point', {id: 'components-cluster', type: 'circle', ...SRC, filter: ['has', 'count'], paint: {
+            'circle-color': MAJOR_COLOURS, 'circle-opacity': 0.75, 'circle-radius': CLUSTER_RADIUS,
+            'circle-stroke-color': '#fff', 'circle-stroke-width': 1}}),
+        slot('point', {id: 'components-cluster-count', type: 'symbol', ...SRC,
+            filter: ['all', ['has', 'count'], ['>=', ['get', 'count'], 10]],
+            layout: {'text-field': ['to-string', ['get', 'count']], 'text-font': FONT, 'text-size': 10,
+                'text-allow-overlap': true},
+            paint: {'text-color': '#fff'}}),
+        slot('point', {id: 'components-point', type: 'circle', ...SRC, filter: ['!', ['has', 'count']], paint: {
+            'circle-color': MAJOR_COLOURS,
+            'circle-radius': ['interpolate', ['linear'], ['zoom'], 14, 2.2, 18, 6],
+            'circle-stroke-color': ['match', ['get', 'status'], '完好', '#ffffff', '#d62728'],
+            'circle-stroke-width': ['match', ['get', 'status'], '完好', 0.6, 1.6]}}),
+    ],
+    legend: [...MAJOR.map(([code, colour, name]) => ({label: name, color: colour, kind: 'circle', labelOf: ['urban-components', 'major', code]})),
+        {label: '非完好（红边）', color: '#ffffff', stroke: '#d62728', kind: 'circle'}],
+    clickable: ['components-point', 'components-cluster'],
+    popup: (feature, ctx) => {
+        const p = feature.properties;
+        return {title: p.count ? `城市部件聚合：${p.count} 个` : `城市部件 · ${p.name ?? ''}`,
+            rows: propertyRows(feature, ctx, 'urban-components')};
+    },
+};

@@ -1,0 +1,24 @@
+// 单元网格: unit grids as vector tiles from /ogc.
+import {propertyRows, slot, tileSource} from './common.js';
+
+export default {
+    id: 'unit-grids',
+    collection: 'unit-grids',
+    title: '单元网格',
+    folder: '基础地理',
+    visible: true,
+    sources: () => ({'unit-grids': tileSource('unit-grids')}),
+    layers: [
+        slot('area', {id: 'unit-grids-fill', type: 'fill', source: 'unit-grids', 'source-layer': 'unit-grids', minzoom: 13,
+            paint: {'fill-color': '#6a51a3', 'fill-opacity': 0.02}}),
+        slot('area-line', {id: 'unit-grids-line', type: 'line', source: 'unit-grids', 'source-layer': 'unit-grids', minzoom: 12,
+            paint: {'line-color': '#6a51a3', 'line-opacity': 0.45,
+                'line-width': ['interpolate', ['linear'], ['zoom'], 12, 0.3, 16, 1.2]}}),
+    ],
+    legend: [{label: '单元网格', color: '#6a51a3', kind: 'fill'}],
+    clickable: ['unit-grids-fill'],
+    popup: (feature, ctx) => ({
+        title: `单元网格 · ${feature.properties.name ?? feature.properties.code}`,
+        rows: propertyRows(feature, ctx, 'unit-grids'),
+    }),
+};

@@ -1,0 +1,25 @@
+// The layer groups and tools of the map: one line per module (the only shared edit when adding one).
+// Order: layer groups as listed in the layer tree (drawing order comes from each layer's slot);
+// tools as shown in the tool bar, for those the server lists in /api/auth/me `tools`.
+import basemap from './layers/basemap.js';
+import cases from './layers/cases.js';
+import communities from './layers/communities.js';
+import components from './layers/components.js';
+import officers from './layers/officers.js';
+import pois from './layers/pois.js';
+import town from './layers/town.js';
+import unitGrids from './layers/unitGrids.js';
+
+export const layerGroups = [
+    basemap,
+    town,
+    communities,
+    unitGrids,
+    components,
+    pois,
+    cases,
+    officers,
+];
+
+export const tools = [
+];

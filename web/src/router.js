@@ -1,0 +1,16 @@
+// Pages are lazy routes: the map page does not ship the dashboards and forms of other areas.
+import {createRouter, createWebHistory} from 'vue-router';
+
+const routes = [
+    {path: '/', name: 'map', component: () => import('./features/map/MapPage.vue'), meta: {title: '一张图'}},
+    {path: '/login', name: 'login', component: () => import('./features/login/LoginPage.vue'),
+        meta: {title: '登录', bare: true}},
+    {path: '/:rest(.*)*', name: 'not-found', component: () => import('./features/misc/NotFound.vue'),
+        meta: {title: '页面不存在'}},
+];
+
+export const router = createRouter({history: createWebHistory(), routes});
+
+router.afterEach(to => {
+    document.title = `仁和镇综合执法指挥中心 · ${to.meta.title ?? '一张图'}`;
+});
