@@ -116,13 +116,16 @@ def test_leader_map_layers_basemap_coordinates_popup(browser_page, artifacts):
     idle(page)
     page.wait_for_function("window.__civicgrid.map.queryRenderedFeatures({layers: ['components-point']}).length > 0")
     point = page.evaluate("""() => {
-        const m = window.__civicgrid.map;
-        const f = m.queryRenderedFeatures({layers: ['components-point']})[0];
-        return m.project(f.geometry.coordinates);
+        const m = window.__civicgrid.map, c = m.getCanvas();
+        const centre = {x: c.clientWidth / 2, y: c.clientHeight / 2};
+        const points = m.queryRenderedFeatures({layers: ['components-point']})
+            .filter(f => f.geometry.type === 'Point').map(f => m.project(f.geometry.coordinates));
+        points.sort((a, b) => Math.hypot(a.x - centre.x, a.y - centre.y) - Math.hypot(b.x - centre.x, b.y - centre.y));
+        return points[0];
     }""")
     canvas = page.locator(".map-canvas").bounding_box()
     page.mouse.click(canvas["x"] + point["x"], canvas["y"] + point["y"])
-    page.wait_for_selector(".maplibregl-popup-content")
+    page.wait_for_selector(".maplibregl-popup-content"), page.problems
     popup = page.inner_text(".maplibregl-popup-content")
     assert "城市部件" in popup and "部件名称" in popup
 
