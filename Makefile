@@ -3,7 +3,7 @@
 CIVICGRID := .venv/bin/civicgrid
 PYTEST_ARGS ?=
 
-.PHONY: run test lint setup setup-test bench bench-ogc bench-processes bench-cases bench-survey
+.PHONY: run test lint setup setup-test bench bench-ogc bench-processes bench-cases bench-survey bench-search
 
 run: setup
 	@$(CIVICGRID) db start
@@ -33,7 +33,7 @@ BENCH_ENV := CIVICGRID_DATA_DIR=$(CURDIR)/.data/bench CIVICGRID_PG_PORT=55090
 setup-bench: setup
 	@bash scripts/setup.sh bench
 
-bench: bench-ogc bench-processes bench-cases bench-survey
+bench: bench-ogc bench-processes bench-cases bench-survey bench-search
 
 bench-ogc: setup-bench
 	.venv/bin/python -m bench.ogc
@@ -49,3 +49,9 @@ bench-cases: setup-bench
 
 bench-survey: setup-bench
 	.venv/bin/python bench/survey/bench.py
+
+bench-search: setup
+	$(BENCH_ENV) $(CIVICGRID) db start
+	$(BENCH_ENV) $(CIVICGRID) db migrate
+	$(BENCH_ENV) $(CIVICGRID) demo load --if-empty
+	$(BENCH_ENV) .venv/bin/python bench/search/run.py

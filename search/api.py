@@ -1,13 +1,33 @@
-"""HTTP routes of search (mounted under /api): GET /labels (see labels.py)."""
+"""HTTP routes of search (mounted under /api): GET /search (find.py), GET /labels (labels.py)."""
 from __future__ import annotations
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from civicgrid.errors import InvalidInput
+from civicgrid.http import query_int
+from civicgrid.search import find
 from civicgrid.search import labels as labels_mod
+from civicgrid.security.principal import current_principal
 from civicgrid.state import app_state
+
+
+async def search(request: Request) -> JSONResponse:
+    unknown = set(request.query_params) - {"q", "limit", "types"}
+    if unknown:
+        raise InvalidInput(f"unknown parameter(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+    q, types = find.parse(request.query_params.get("q"), request.query_params.get("types"))
+    limit = query_int(request, "limit", 10, 1, find.MAX_LIMIT)
+    pool, principal = app_state(request).pool, current_principal()
+
+    def run():
+        with pool.connection() as conn:
+            return find.search(conn, q, types, limit, principal)
+
+    items = await run_in_threadpool(run)
+    return JSONResponse({"query": q, "items": items}, headers={"Cache-Control": "no-store"})
 
 
 async def labels(request: Request) -> Response:
@@ -19,5 +39,6 @@ async def labels(request: Request) -> Response:
 
 
 routes = [
+    Route("/search", search, methods=["GET"]),
     Route("/labels", labels, methods=["GET"]),
 ]
