@@ -9,11 +9,10 @@ Admin: /workflows, /workflows/validate, /workflows/{code}, /workflows/{code}/ver
 """
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import psycopg
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -23,8 +22,10 @@ from civicgrid.cases import attachments, engine, intake, open311, views
 from civicgrid.cases import workflow as wfmod
 from civicgrid.cases.roles import Actor, current_actor
 from civicgrid.cases.worker import lifespan
-from civicgrid.errors import CivicgridError, Conflict, InvalidInput, NotFound
+from civicgrid.db.errors import translate
+from civicgrid.errors import CivicgridError, InvalidInput, NotFound
 from civicgrid.http import query_int
+from civicgrid.inputs import check_text, loads, parse_model
 from civicgrid.security import rows as row_security
 from civicgrid.security.principal import current_principal
 from civicgrid.state import AppState, app_state
@@ -34,25 +35,11 @@ __all__ = ["lifespan", "routes"]   # the part's hooks (civicgrid.app): case time
 PHOTO_FIELDS = ("photos", "photos_before", "photos_after", "snapshot")
 
 
-def _translate(exc: psycopg.Error) -> CivicgridError:
-    """Database refusals a client can cause become 4xx; the rest stays a server error."""
-    diag = exc.diag
-    if isinstance(exc, psycopg.errors.CheckViolation):
-        return InvalidInput(diag.message_primary or "refused by a database rule", field=diag.table_name)
-    if isinstance(exc, psycopg.errors.ForeignKeyViolation):
-        return InvalidInput(diag.message_detail or "unknown reference", field=diag.constraint_name)
-    if isinstance(exc, psycopg.errors.UniqueViolation):
-        return Conflict(diag.message_detail or "already exists", field=diag.constraint_name)
-    if isinstance(exc, psycopg.errors.LockNotAvailable | psycopg.errors.SerializationFailure):
-        return Conflict("the case is being changed by someone else; try again", field="version")
-    raise exc
-
-
 async def _run(fn, *args):
     try:
         return await run_in_threadpool(fn, *args)
     except psycopg.Error as exc:
-        raise _translate(exc) from exc
+        raise translate(exc) from exc
 
 
 _int = query_int
@@ -68,10 +55,7 @@ async def _body(request: Request, actor: Actor) -> dict:
             raise
         except Exception as exc:  # malformed multipart or a part over the size limit
             raise InvalidInput(f"unreadable multipart body: {exc}", field="body") from None
-        try:
-            payload = json.loads(form.get("payload") or "{}")
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"payload is not JSON: {exc.msg}", field="payload") from None
+        payload = loads(form.get("payload") or "{}", "payload")
         if not isinstance(payload, dict):
             raise InvalidInput("payload must be a JSON object", field="payload")
         for name in PHOTO_FIELDS:
@@ -86,10 +70,7 @@ async def _body(request: Request, actor: Actor) -> dict:
     raw = await request.body()
     if not raw:
         return {}
-    try:
-        payload = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"body is not JSON: {exc.msg} at position {exc.pos}", field="body") from None
+    payload = loads(raw)
     if not isinstance(payload, dict):
         raise InvalidInput("body must be a JSON object", field="body")
     return payload
@@ -256,7 +237,12 @@ async def get_workflow(request: Request) -> JSONResponse:
 
 
 async def _definition(request: Request):
-    raw = (await request.body()).decode("utf-8", errors="replace")
+    raw = await request.body()
+    try:
+        raw = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"body is not valid UTF-8 (byte {exc.start})", field="body") from None
+    check_text(raw, "body")
     if not raw.strip():
         raise InvalidInput("send a workflow definition (JSON or YAML)", field="body")
     definition = wfmod.parse_text(raw)
@@ -311,12 +297,7 @@ class RuleIn(BaseModel):
 
 async def create_rule(request: Request) -> JSONResponse:
     actor = current_actor()
-    try:
-        rule = RuleIn.model_validate(await _body(request, actor))
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "body"
-        raise InvalidInput(f"{where}: {err['msg']}", field=where) from None
+    rule = parse_model(RuleIn, await _body(request, actor))
     payload = rule.model_dump()
     allowed = set(payload)
 

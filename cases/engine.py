@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from psycopg import sql
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from civicgrid.cases import workflow as wfmod
 from civicgrid.cases.attachments import check_known, is_sha256
@@ -29,6 +29,7 @@ from civicgrid.cases.calendar import WorkCalendar, deadline_from, iso, parse_dur
 from civicgrid.cases.roles import Actor
 from civicgrid.db import load_sql
 from civicgrid.errors import Conflict, Forbidden, InvalidInput, NotFound
+from civicgrid.inputs import parse_model
 
 PACKAGE = "civicgrid.cases"
 MAX_AUTO_STEPS = 5
@@ -45,12 +46,7 @@ class ActionIn(BaseModel):
 
 
 def parse(payload: dict) -> ActionIn:
-    try:
-        body = ActionIn.model_validate(payload)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "body"
-        raise InvalidInput(f"{where}: {err['msg']}", field=where) from None
+    body = parse_model(ActionIn, payload)
     if not all(is_sha256(s) for s in body.photos):
         raise InvalidInput("photos are sha256 hex digests of uploaded attachments", field="photos")
     return body

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 import psycopg
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from civicgrid.cases import workflow as wfmod
 from civicgrid.cases.attachments import check_known
@@ -24,6 +24,7 @@ from civicgrid.cases.catalog import Catalog, Category
 from civicgrid.cases.roles import INTAKE_ROLES, Actor, require_role
 from civicgrid.db import load_sql
 from civicgrid.errors import Conflict, InvalidInput
+from civicgrid.inputs import parse_model
 
 PACKAGE = "civicgrid.cases"
 UNLOCATED_CHANNELS = ("hotline", "district", "public")   # may enter without a place (needs_location, 待定位)
@@ -67,12 +68,7 @@ class IntakeIn(BaseModel):
 
 
 def parse(payload: dict) -> IntakeIn:
-    try:
-        return IntakeIn.model_validate(payload)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or ("lon" if "lon" in err["msg"] else "body")
-        raise InvalidInput(f"{where}: {err['msg']}", field=where) from None
+    return parse_model(IntakeIn, payload)
 
 
 def check_channel(req: IntakeIn, actor: Actor) -> None:

@@ -21,6 +21,7 @@ import logging
 from contextlib import AsyncExitStack, asynccontextmanager
 from types import ModuleType
 
+import psycopg
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -35,6 +36,7 @@ from civicgrid.state import AppState, app_state
 log = logging.getLogger("civicgrid")
 
 PARTS = (
+    "civicgrid.guard",
     "civicgrid.cases.api",
     "civicgrid.survey.api",
     "civicgrid.security.api",
@@ -67,6 +69,15 @@ async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
     code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "HTTPError")
     return JSONResponse({"code": code, "description": exc.detail or code}, status_code=exc.status_code,
                         headers=getattr(exc, "headers", None))
+
+
+async def database_error(request: Request, exc: psycopg.Error) -> JSONResponse:
+    from civicgrid.db.errors import translate
+
+    err = translate(exc)
+    if err.status >= 500 and err.status != 503:
+        log.error("database error on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(err)
 
 
 async def internal_error(request: Request, exc: Exception) -> JSONResponse:
@@ -115,7 +126,8 @@ def create_app(parts=PARTS) -> Starlette:
             check_coverage(resources=state.ogc.resources if state.ogc else {})
             yield
 
-    handlers = {CivicgridError: civicgrid_error, HTTPException: http_error, Exception: internal_error}
+    handlers = {CivicgridError: civicgrid_error, psycopg.Error: database_error, HTTPException: http_error,
+                Exception: internal_error}
     app = Starlette(routes=[], exception_handlers=handlers, lifespan=lifespan)
     # the access layer sits inside the parts' middleware (which only rewrite requests) and in front
     # of every route, the mounted pygeoapi included

@@ -8,14 +8,11 @@ class CivicgridError(Exception):
     status = 500
     code = "ServerError"
 
-    def __init__(self, message: str, *, field: str | None = None, status: int | None = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(self, message: str, *, field: str | None = None, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
         self.headers = headers or {}
-        if status is not None:
-            self.status = status
 
     def to_json(self) -> dict:
         body = {"code": self.code, "description": self.message}
@@ -76,3 +73,29 @@ class PayloadTooLarge(CivicgridError):
 class TooManyRequests(CivicgridError):
     status = 429
     code = "TooManyRequests"
+
+
+class MethodNotAllowed(CivicgridError):
+    """The resource exists but not for this method; `allow` lists the methods it takes."""
+
+    status = 405
+    code = "MethodNotAllowed"
+
+    def __init__(self, message: str, *, allow: str, field: str | None = None):
+        super().__init__(message, field=field, headers={"Allow": allow})
+
+
+class UnsupportedMediaType(CivicgridError):
+    status = 415
+    code = "UnsupportedMediaType"
+
+
+class ServiceUnavailable(CivicgridError):
+    """Not the client's fault and not for long (the database is down, a query ran out of time):
+    the client may try again after `Retry-After` seconds."""
+
+    status = 503
+    code = "ServiceUnavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 5, field: str | None = None):
+        super().__init__(message, field=field, headers={"Retry-After": str(retry_after)})

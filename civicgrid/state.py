@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
     from civicgrid.cases.cache import CasesCache
+    from civicgrid.db.pool import DbHealth
     from civicgrid.layers.ogc import OgcState
     from civicgrid.layers.tiles import TileState
     from civicgrid.search.labels import Labels
@@ -30,6 +31,7 @@ class AppState:
     tile_pool: AsyncConnectionPool       # MVT rendering and the tile cache (small, untuned)
     cases: CasesCache                    # compiled workflows, active versions, code catalog, calendar
     tiles: TileState
+    db: DbHealth                         # the database up or down (kept by civicgrid.health)
     ogc: OgcState | None = None          # set by layers/ogc.py at start-up
     labels: Labels | None = None         # GET /api/labels, rebuilt after search.labels.TTL
     extra: dict[str, Any] = field(default_factory=dict)
@@ -39,17 +41,19 @@ class AppState:
     async def open(cls, settings: Settings) -> AsyncIterator[AppState]:
         from civicgrid.cases.cache import CasesCache
         from civicgrid.db import open_async_pool, open_pool
+        from civicgrid.db.pool import DbHealth
         from civicgrid.layers.tiles import TileState
 
-        async_pool = await open_async_pool(settings.dsn)
+        db = DbHealth()
+        async_pool = await open_async_pool(settings.dsn, health=db)
         try:
             tile_pool = await open_async_pool(settings.dsn, name="civicgrid-tiles", min_size=1, max_size=4,
-                                              tuned=False)
+                                              tuned=False, health=db)
             try:
-                pool = open_pool(settings.dsn)
+                pool = open_pool(settings.dsn, health=db)
                 try:
                     yield cls(settings=settings, pool=pool, async_pool=async_pool, tile_pool=tile_pool,
-                              cases=CasesCache(), tiles=TileState())
+                              cases=CasesCache(), tiles=TileState(), db=db)
                 finally:
                     pool.close(timeout=1)
             finally:

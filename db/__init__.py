@@ -58,21 +58,22 @@ def transaction(url: str | None = None, actor: str | None = None) -> Iterator[ps
             yield conn
 
 
-def open_pool(url: str):
-    """A psycopg ConnectionPool for sync request work (the app state holds one, see civicgrid.state)."""
-    from psycopg_pool import ConnectionPool
+def open_pool(url: str, health=None):
+    """A connection pool for sync request work (the app state holds one, see civicgrid.state);
+    with `health` (db.pool.DbHealth) it answers 503 at once while the database is down."""
+    from civicgrid.db.pool import HealthPool
 
-    return ConnectionPool(url, min_size=1, max_size=12, open=True, timeout=15,
-                          kwargs={"row_factory": dict_row, "connect_timeout": 5})
+    return HealthPool(url, min_size=1, max_size=12, open=True, timeout=15, health=health,
+                      kwargs={"row_factory": dict_row, "connect_timeout": 5})
 
 
 async def open_async_pool(url: str, *, name: str = "civicgrid-async", min_size: int = 2, max_size: int = 10,
-                          tuned: bool = True):
+                          tuned: bool = True, health=None):
     """A psycopg AsyncConnectionPool, autocommit, opening in the background (a server starts while its
     database is still coming up; a request waits up to 15 s for a connection). `tuned` (the app's
     main pool): statements prepared after two uses, no parallel workers (with 8+ clients on 2 cores
     Gather costs more than it saves) and a 30 s statement timeout."""
-    from psycopg_pool import AsyncConnectionPool
+    from civicgrid.db.pool import AsyncHealthPool
 
     async def configure(conn):
         await conn.set_autocommit(True)
@@ -80,8 +81,8 @@ async def open_async_pool(url: str, *, name: str = "civicgrid-async", min_size: 
             conn.prepare_threshold = 2
 
     options = {"options": "-c statement_timeout=30000 -c max_parallel_workers_per_gather=0"} if tuned else {}
-    p = AsyncConnectionPool(url, min_size=min_size, max_size=max_size, open=False, configure=configure,
-                            kwargs=options, name=name, timeout=15)
+    p = AsyncHealthPool(url, min_size=min_size, max_size=max_size, open=False, configure=configure,
+                        kwargs=options, name=name, timeout=15, health=health)
     await p.open(wait=False)
     return p
 

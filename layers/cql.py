@@ -13,12 +13,14 @@ S_CONTAINS, T_AFTER/T_BEFORE/T_EQUALS/T_INTERSECTS/T_DURING/T_DISJOINT on instan
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import cql2
 from psycopg import sql
 
 from civicgrid.errors import InvalidInput
+from civicgrid.inputs import check_text, loads
 from civicgrid.layers.collections import Collection
 
 COMPARISON = {"=": "=", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -31,16 +33,63 @@ TEMPORAL = {"t_after", "t_before", "t_equals", "t_intersects", "t_during", "t_di
             "anyinteracts"}
 
 
+# The `cql2` library parses recursively in native code: 2,000 nested parentheses overflow its stack
+# and kill the process (no exception to catch), 500 nested NOTs exhaust Python's recursion. So the
+# text's size and nesting are bounded here, before the library sees it.
+MAX_FILTER_CHARS = 16_000
+MAX_FILTER_DEPTH = 32
+_QUOTED = re.compile(r"'(?:[^']|'')*'")
+_NOT = re.compile(r"\bnot\b", re.I)
+
+
+def text_depth(text: str) -> int:
+    """An upper bound of how deep a CQL2 text expression nests: the deepest parenthesis plus every
+    NOT (which nests without parentheses); quoted strings skipped."""
+    bare = _QUOTED.sub("''", text)
+    depth = deepest = 0
+    for ch in bare:
+        if ch == "(" or ch == "[":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == ")" or ch == "]":
+            depth -= 1
+    return deepest + len(_NOT.findall(bare))
+
+
+def guard(text: str | None = None, data: Any = None) -> str | None:
+    """Refuse a filter too long or too deep for the parser (400 naming `filter`); JSON text → checked
+    JSON, a parsed value's depth is checked too."""
+    if data is not None:
+        raw = data if isinstance(data, str) else json.dumps(data)
+        if len(raw) > MAX_FILTER_CHARS:
+            raise InvalidInput(f"the filter has {len(raw)} characters, more than {MAX_FILTER_CHARS}", field="filter")
+        loads(raw, "filter", max_depth=MAX_FILTER_DEPTH * 2)   # JSON nests twice per CQL2 level (op, args)
+        return raw
+    if text is None:
+        return None
+    check_text(text, "filter")
+    if len(text) > MAX_FILTER_CHARS:
+        raise InvalidInput(f"the filter has {len(text)} characters, more than {MAX_FILTER_CHARS}", field="filter")
+    depth = text_depth(text)
+    if depth > MAX_FILTER_DEPTH:
+        raise InvalidInput(f"the filter nests {depth} deep (parentheses and NOT), more than {MAX_FILTER_DEPTH}",
+                           field="filter")
+    return text
+
+
 def parse(text: str | None = None, data: Any = None, lang: str | None = None) -> dict:
     """CQL2 text or JSON → CQL2 JSON (dict). Raises InvalidInput naming `filter`."""
+    if data is None and lang == "cql2-json":
+        data = text
+    guarded = guard(text, data)
     try:
         if data is not None:
-            expr = cql2.parse_json(json.dumps(data) if not isinstance(data, str) else data)
-        elif lang == "cql2-json":
-            expr = cql2.parse_json(text)
+            expr = cql2.parse_json(guarded)
         else:
-            expr = cql2.parse_text(text)
+            expr = cql2.parse_text(guarded)
         return expr.to_json()
+    except RecursionError:
+        raise InvalidInput("the filter nests too deep", field="filter") from None
     except (cql2.ParseError, cql2.ValidationError, ValueError, TypeError) as exc:
         first = " ".join(str(exc).split())[:300]
         raise InvalidInput(f"malformed CQL2 filter: {first}", field="filter") from exc

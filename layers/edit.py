@@ -24,11 +24,13 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from civicgrid.errors import CivicgridError, Conflict, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
+from civicgrid.db.errors import translate
+from civicgrid.errors import InvalidInput, MethodNotAllowed, NotFound, PreconditionFailed, PreconditionRequired
+from civicgrid.inputs import loads, parse_model
 from civicgrid.layers import features
 from civicgrid.layers.collections import Collection
 from civicgrid.layers.models import ComponentProps
@@ -48,10 +50,7 @@ def actor() -> str:
 
 def check_allowed(coll: Collection) -> None:
     if coll.edit is None:
-        err = CivicgridError(f"collection {coll.id} is read-only: it accepts GET only", status=405,
-                             headers={"Allow": "GET, HEAD"})
-        err.code = "MethodNotAllowed"
-        raise err
+        raise MethodNotAllowed(f"collection {coll.id} is read-only: it accepts GET only", allow="GET, HEAD")
 
 
 def if_match(request: Request) -> int | None:
@@ -70,10 +69,7 @@ def if_match(request: Request) -> int | None:
 
 
 async def read_feature(request: Request) -> dict:
-    try:
-        body = json.loads(await request.body())
-    except ValueError:
-        raise InvalidInput("the body is not JSON", field="body") from None
+    body = loads(await request.body())
     if not isinstance(body, dict) or body.get("type") != "Feature":
         raise InvalidInput("the body must be a GeoJSON Feature", field="type")
     if body.get("properties") is not None and not isinstance(body["properties"], dict):
@@ -84,15 +80,7 @@ async def read_feature(request: Request) -> dict:
 def validate_props(coll: Collection, props: dict) -> BaseModel:
     model = coll.edit.model
     clean = {k: v for k, v in props.items() if k not in READ_ONLY}
-    try:
-        return model.model_validate(clean)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        name = ".".join(str(p) for p in err["loc"]) or "properties"
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown property '{name}' for {coll.id}"
-        raise InvalidInput(f"properties.{name}: {msg}" if err["loc"] else msg, field=name) from exc
+    return parse_model(model, clean, prefix="properties.")
 
 
 def geometry_sql(geom: Any, crs: int | None) -> sql.Composable:
@@ -147,24 +135,6 @@ async def check_geometry(conn, coll: Collection, feature: dict, crs: int | None,
     if coll.id == "unit-grids":
         expr = sql.SQL("ST_Multi({})").format(expr)
     return expr
-
-
-def db_error(exc: psycopg.Error) -> CivicgridError:
-    """Database refusals → 400/409 with the reason the database gave."""
-    diag = exc.diag
-    reason = diag.message_primary or str(exc).splitlines()[0]
-    if diag.message_detail and diag.message_detail not in reason:
-        reason = f"{reason} ({diag.message_detail})"
-    if isinstance(exc, psycopg.errors.UniqueViolation):
-        return Conflict(f"already exists: {reason}")
-    if isinstance(exc, psycopg.errors.ForeignKeyViolation):
-        if "still referenced" in (diag.message_detail or "") or "is still referenced" in reason:
-            return Conflict(f"still in use: {reason}")
-        return InvalidInput(f"refers to something that does not exist: {reason}")
-    if isinstance(exc, (psycopg.errors.CheckViolation, psycopg.errors.NotNullViolation,
-                        psycopg.errors.DataError, psycopg.errors.InvalidParameterValue)):
-        return InvalidInput(f"refused by the database: {reason}")
-    return CivicgridError(f"database error: {reason}")
 
 
 def columns_and_values(coll: Collection, props: BaseModel, key_value: Any | None) -> dict[str, Any]:
@@ -235,7 +205,7 @@ async def create(request: Request, coll: Collection, pool, base: str) -> Respons
                 fid = str((await cur.fetchone())[0])
                 await set_members(conn, coll, fid, props)
         except psycopg.Error as exc:
-            raise db_error(exc) from exc
+            raise translate(exc) from exc
         return await respond_feature(conn, coll, fid, 201, base)
 
 
@@ -301,16 +271,13 @@ async def change(request: Request, coll: Collection, fid: str, pool, base: str) 
                     sql.Identifier(coll.table), sql.SQL(", ").join(sets), match), list(data.values()))
                 await set_members(conn, coll, fid, props)
         except psycopg.Error as exc:
-            raise db_error(exc) from exc
+            raise translate(exc) from exc
         return await respond_feature(conn, coll, fid, 200, base)
 
 
 async def read_patch(request: Request) -> dict:
     """PATCH takes a partial Feature (JSON merge patch of properties, optional geometry)."""
-    try:
-        body = json.loads(await request.body())
-    except ValueError:
-        raise InvalidInput("the body is not JSON", field="body") from None
+    body = loads(await request.body())
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a (partial) GeoJSON Feature", field="body")
     if "properties" in body and not isinstance(body["properties"], dict):

@@ -39,6 +39,7 @@ from psycopg import sql
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from civicgrid.errors import InvalidInput, NotFound
+from civicgrid.inputs import check_text, validation_error
 from civicgrid.layers import cql
 from civicgrid.layers.collections import Collection
 
@@ -190,16 +191,18 @@ class ItemsQuery(BaseModel):
 
 
 def validate_params(model: type[BaseModel], raw: dict[str, str]) -> BaseModel:
+    for name, value in raw.items():
+        check_text(value, name)
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        name = str(err["loc"][0]) if err["loc"] else "query"
-        if err["type"] == "extra_forbidden":
-            raise InvalidInput(f"unknown query parameter '{name}'", field=name) from exc
-        name = {"datetime_": "datetime", "bbox_crs": "bbox-crs", "filter_lang": "filter-lang",
-                "filter_crs": "filter-crs"}.get(name, name)
-        raise InvalidInput(f"{name}: {err['msg']}", field=name) from exc
+        err = validation_error(exc, rename=QUERY_NAMES, default="query")
+        if exc.errors()[0]["type"] == "extra_forbidden":
+            raise InvalidInput(f"unknown query parameter '{err.field}'", field=err.field) from None
+        raise err from None
+
+
+QUERY_NAMES = {"datetime_": "datetime", "bbox_crs": "bbox-crs", "filter_lang": "filter-lang", "filter_crs": "filter-crs"}
 
 
 def parse_bbox(text: str, srid: int | None) -> sql.Composable:

@@ -39,7 +39,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 
-from civicgrid.errors import CivicgridError, InvalidInput, NotFound, SetupError
+from civicgrid.db.errors import translate
+from civicgrid.errors import InvalidInput, NotFound, SetupError, UnsupportedMediaType
+from civicgrid.inputs import loads
 from civicgrid.layers import features, tiles
 from civicgrid.layers.collections import COLLECTIONS, PROVIDER, Collection, pygeoapi_resources
 from civicgrid.settings import get_settings
@@ -146,7 +148,7 @@ def load_config(path: Path | None = None) -> dict:
         raise SetupError(f"{path.name}: cannot read: {exc}") from exc
     try:
         PygeoapiConfig.model_validate(raw)
-    except ValidationError as exc:
+    except ValidationError as exc:   # a setup error, not a client's: stays here
         err = exc.errors()[0]
         raise SetupError(f"{path.name}: {_key(err['loc'])}: {err['msg']}") from exc
     resources = raw.setdefault("resources", {}) or {}
@@ -233,26 +235,13 @@ def _collection(request: Request, ogc: OgcState) -> Collection:
     return coll
 
 
-def _translate_db_error(exc: psycopg.Error) -> CivicgridError:
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    if isinstance(exc, (psycopg.errors.DataError, psycopg.errors.InvalidParameterValue,
-                        psycopg.errors.SyntaxErrorOrAccessRuleViolation)):
-        return InvalidInput(f"the query could not be run: {first}", field="filter")
-    if isinstance(exc, psycopg.errors.InternalError_) and any(
-            w in first.lower() for w in ("transform", "geometry", "geos", "lwgeom", "coordinate", "projection")):
-        # PostGIS refusing a client's geometry or box (e.g. outside the projection's domain)
-        return InvalidInput(f"the query could not be run: {first}")
-    if isinstance(exc, psycopg.errors.QueryCanceled):
-        return CivicgridError("the query took too long; narrow it with bbox, datetime or filter", status=503)
-    return CivicgridError(f"database error: {first}")
-
-
 def _is_ours(request: Request, ogc: OgcState) -> bool:
     cid = request.path_params["collection_id"]
     return cid in ogc.active or cid not in ogc.others
 
 
 JSON_FORMATS = {"json", "geojson", "application/geo+json", "application/json"}
+OTHER_FORMATS = ("html", "jsonld", "csv")   # rendered by pygeoapi over our provider
 
 
 def _wants_html(request: Request) -> bool:
@@ -264,11 +253,33 @@ def _wants_html(request: Request) -> bool:
     return accept.startswith("text/html")
 
 
+async def rendered_items(request: Request, ogc: OgcState) -> Response:
+    """HTML, JSON-LD and CSV of our collections: the request is validated exactly as for JSON (same
+    400s), and the provider builds its page from the same parameters (filter included)."""
+    from civicgrid.layers.provider import REQUEST_PARAMS
+
+    coll = _collection(request, ogc)
+    fmt = request.query_params.get("f")
+    if fmt is not None and fmt not in OTHER_FORMATS:
+        raise InvalidInput(f"f '{fmt}' is not offered; use one of: json, {', '.join(OTHER_FORMATS)}", field="f")
+    params = tuple((k, v) for k, v in request.query_params.multi_items() if k != "f")
+    ogc.plan(coll.id, params)
+    token = REQUEST_PARAMS.set(dict(params))
+    try:
+        return await ogc.pygeoapi.collection_items(request)
+    finally:
+        REQUEST_PARAMS.reset(token)
+
+
 async def items(request: Request) -> Response:
     state = app_state(request)
     ogc = state.ogc
-    if not _is_ours(request, ogc) or _wants_html(request):
+    if not _is_ours(request, ogc):
         return await ogc.pygeoapi.collection_items(request)
+    if _wants_html(request):
+        if request.method != "GET":
+            raise UnsupportedMediaType("POST to items answers GeoJSON only", field="f")
+        return await rendered_items(request, ogc)
     coll = _collection(request, ogc)
     if request.method == "POST":
         ctype = request.headers.get("content-type", "").split(";")[0].strip()
@@ -276,13 +287,9 @@ async def items(request: Request) -> Response:
             from civicgrid.layers import edit
             return await edit.create(request, coll, state.async_pool, ogc.base)
         if ctype not in ("application/query-cql-json", "application/json"):
-            raise InvalidInput("POST to items takes application/geo+json (create) or "
-                               "application/query-cql-json (a CQL2 JSON filter)", field="Content-Type",
-                               status=415)
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            raise InvalidInput("the body is not JSON", field="filter") from None
+            raise UnsupportedMediaType("POST to items takes application/geo+json (create) or "
+                                       "application/query-cql-json (a CQL2 JSON filter)", field="Content-Type")
+        body = loads(await request.body(), "filter")
         if isinstance(body, dict) and "op" not in body and "filter" in body:
             body = body["filter"]
         raw = dict(request.query_params)
@@ -298,7 +305,7 @@ async def items(request: Request) -> Response:
         async with state.async_pool.connection() as conn:
             body = await features.items_page(conn, plan, ogc.base, ogc.estimates)
     except psycopg.Error as exc:
-        raise _translate_db_error(exc) from exc
+        raise translate(exc, field="filter") from exc
     crs = features.CRS_URIS[plan.srid]
     return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{crs}>"})
 
@@ -317,11 +324,24 @@ async def item(request: Request) -> Response:
         async with state.async_pool.connection() as conn:
             body, version, srid = await features.item_body(conn, coll, fid, dict(request.query_params), ogc.base)
     except psycopg.Error as exc:
-        raise _translate_db_error(exc) from exc
+        raise translate(exc, field="filter") from exc
     headers = {"Content-Crs": f"<{features.CRS_URIS[srid]}>"}
     if version is not None:
         headers["ETag"] = f'"{version}"'
     return Response(body, media_type=GEOJSON, headers=headers)
+
+
+async def execution(request: Request) -> Response:
+    """A process execution request is a JSON object (`{"inputs": {...}}`): checked here, within the
+    JSON limits, before pygeoapi reads it (it would fail on `[null,null]`, `true` or `"x"`)."""
+    raw = await request.body()   # Starlette keeps it: pygeoapi reads the same bytes again
+    if raw.strip():
+        doc = loads(raw)
+        if not isinstance(doc, dict):
+            raise InvalidInput('the execution request must be a JSON object: {"inputs": {...}}', field="body")
+        if doc.get("inputs") is not None and not isinstance(doc["inputs"], dict):
+            raise InvalidInput("inputs must be a JSON object (name: value)", field="inputs")
+    return await app_state(request).ogc.pygeoapi.execute_process_jobs(request)
 
 
 async def queryables(request: Request) -> Response:
@@ -436,6 +456,7 @@ def mount(routes: list, state) -> None:
         Route("/collections/{collection_id}/items", items, methods=["GET", "POST"]),
         Route("/collections/{collection_id}/items/{feature_id}", item, methods=["GET", "PUT", "PATCH", "DELETE"]),
         Route("/collections/{collection_id}/queryables", queryables, methods=["GET"]),
+        Route("/processes/{process_id}/execution", execution, methods=["POST"]),
         *tiles.routes,
     ]
     static = Mount("/static", app=app.APP.routes[0].app) if app.APP.routes else None

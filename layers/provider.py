@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextvars import ContextVar
 from typing import Any
 
 import psycopg
@@ -18,6 +19,10 @@ from civicgrid.errors import CivicgridError, NotFound
 from civicgrid.layers import features
 from civicgrid.layers.collections import COLLECTIONS, Collection
 from civicgrid.settings import get_settings
+
+# the validated query parameters of the items request being rendered (layers/ogc.py), so that HTML,
+# JSON-LD and CSV pages apply the same filter, bbox, datetime and properties as JSON
+REQUEST_PARAMS: ContextVar[dict | None] = ContextVar("civicgrid_items_params", default=None)
 
 _FIELDS_TTL = 60.0
 _fields_cache: dict[str, tuple[float, dict]] = {}
@@ -73,18 +78,22 @@ class CivicgridProvider(BaseProvider):
               sortby=(), select_properties=(), skip_geometry=False, q=None, filterq=None, crs_transform_spec=None,
               **kwargs):
         raw: dict[str, str] = {"limit": str(max(1, min(limit, features.MAX_LIMIT))), "offset": str(offset)}
-        if bbox:
-            raw["bbox"] = ",".join(str(v) for v in bbox)
-        if datetime_:
-            raw["datetime"] = datetime_
-        if select_properties:
-            raw["properties"] = ",".join(select_properties)
-        if sortby:
-            raw["sortby"] = ",".join(("-" if s.get("order") == "-" else "") + s["property"] for s in sortby)
-        if skip_geometry:
-            raw["skipGeometry"] = "true"
-        for name, value in properties or []:
-            raw[name] = str(value)
+        given = REQUEST_PARAMS.get()
+        if given is not None:   # one of our items pages: its own, already validated parameters
+            raw = {**{k: v for k, v in given.items() if k not in ("after", "before")}, **raw}
+        else:
+            if bbox:
+                raw["bbox"] = ",".join(str(v) for v in bbox)
+            if datetime_:
+                raw["datetime"] = datetime_
+            if select_properties:
+                raw["properties"] = ",".join(select_properties)
+            if sortby:
+                raw["sortby"] = ",".join(("-" if s.get("order") == "-" else "") + s["property"] for s in sortby)
+            if skip_geometry:
+                raw["skipGeometry"] = "true"
+            for name, value in properties or []:
+                raw[name] = str(value)
         try:
             plan = features.plan_items(self.collection, raw)
             rows = self._run(plan.query)

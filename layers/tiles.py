@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, model_validator
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -37,6 +37,7 @@ from starlette.routing import Route
 
 from civicgrid.db import load_sql
 from civicgrid.errors import CivicgridError, InvalidInput, NotFound
+from civicgrid.inputs import parse_model
 from civicgrid.layers.collections import COLLECTIONS, Tiles
 from civicgrid.state import app_state
 
@@ -214,14 +215,7 @@ class TileAddress(BaseModel):
 
 
 def _validated(model, **values):
-    try:
-        return model(**values)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        name = err["loc"][0] if err["loc"] else None
-        if name is None:
-            name = "tileRow" if "tileRow" in err["msg"] else "tileCol"
-        raise InvalidInput(f"{name}: {err['msg']}", field=str(name)) from None
+    return parse_model(model, values)
 
 
 ALLOWED_QUERY = {"f"}

@@ -19,9 +19,11 @@ import re
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 
+import psycopg
 from psycopg.rows import dict_row
 from starlette.routing import Mount, Route, compile_path
 
+from civicgrid.db.errors import translate
 from civicgrid.errors import CivicgridError, Forbidden, PayloadTooLarge, SetupError, TooManyRequests, Unauthorized
 from civicgrid.http import error_response
 from civicgrid.security import identity, sessions
@@ -104,7 +106,10 @@ class AccessMiddleware:
             install_context_executor(self._loop)
         pool = app_state(scope).async_pool
         try:
-            principal, rule, entry = await self._decide(scope, pool)
+            try:
+                principal, rule, entry = await self._decide(scope, pool)
+            except psycopg.Error as exc:   # the database failed while authenticating: 503, not a reset
+                raise translate(exc) from exc
         except CivicgridError as exc:
             await error_response(exc)(scope, receive, send)
             # a signed-in caller's refused write is worth knowing about; anonymous refusals are not

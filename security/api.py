@@ -10,10 +10,9 @@ GET /audit?actor=&action=&since=&until=&before_id=&limit= → newest first, keys
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,6 +21,7 @@ from starlette.routing import Route
 from civicgrid.db import load_sql
 from civicgrid.errors import InvalidInput, Unauthorized
 from civicgrid.http import query_int
+from civicgrid.inputs import read_model
 from civicgrid.security import policy as policy_mod
 from civicgrid.security import sessions
 from civicgrid.security.access import client_addr
@@ -47,13 +47,7 @@ def _secure(request: Request) -> bool:
 
 
 async def login(request: Request) -> JSONResponse:
-    try:
-        body = LoginIn.model_validate(json.loads(await request.body() or b"{}"))
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"body is not JSON: {exc.msg}", field="body") from None
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise InvalidInput(f"{err['msg']}", field=".".join(map(str, err["loc"])) or "body") from None
+    body = await read_model(request, LoginIn, empty_ok=True)
     addr = client_addr(request.scope)
     pool = app_state(request).pool
 

@@ -23,7 +23,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse
@@ -32,6 +32,7 @@ from starlette.routing import Route
 from civicgrid.db import connect
 from civicgrid.errors import CivicgridError, InvalidInput, NotFound
 from civicgrid.http import query_int
+from civicgrid.inputs import parse_model, read_model
 from civicgrid.settings import get_settings
 from civicgrid.survey import service
 from civicgrid.survey.reader import FORMATS
@@ -89,12 +90,8 @@ async def upload(request: Request) -> JSONResponse:
     if suffix not in FORMATS or suffix == ".shp":
         raise InvalidInput(f"unsupported file type {suffix or name!r}: .gpkg, .zip (Shapefile), .geojson, .csv, .dxf",
                            field="file")
-    try:
-        options = UploadOptions(**{k: form.get(k) or None for k in ("crs", "batch", "mapping")},
-                                **({"standard": form.get("standard")} if form.get("standard") else {}))
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise InvalidInput(f"{err['loc'][0]}: {err['msg']}", field=str(err["loc"][0])) from exc
+    options = parse_model(UploadOptions, {**{k: form.get(k) or None for k in ("crs", "batch", "mapping")},
+                                          **({"standard": form.get("standard")} if form.get("standard") else {})})
     if options.crs:
         from civicgrid.survey.reader import parse_crs
         parse_crs(options.crs)
@@ -173,13 +170,7 @@ class PublishBody(BaseModel):
 
 
 async def publish(request: Request) -> JSONResponse:
-    raw = await request.body()
-    try:
-        body = PublishBody.model_validate_json(raw) if raw.strip() else PublishBody()
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "body"
-        raise InvalidInput(f"{field}: {err['msg']}", field=field) from exc
+    body = await read_model(request, PublishBody, empty_ok=True)
     return _json(await asyncio.to_thread(service.publish, request.path_params["name"], valid_only=body.valid_only,
                                          actor=_actor(request)))
 
@@ -192,14 +183,9 @@ async def export(request: Request) -> FileResponse:
     from civicgrid.survey.export import ExportParams, export_layer
 
     q = request.query_params
-    try:
-        params = ExportParams(**{k: v for k, v in {"format": q.get("format"), "crs": q.get("crs"),
-                                                   "standard": q.get("standard"), "type_code": q.get("class")}.items()
-                                 if v is not None})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = {"type_code": "class"}.get(str(err["loc"][0]), str(err["loc"][0]))
-        raise InvalidInput(f"{field}: {err['msg']}", field=field) from exc
+    params = parse_model(ExportParams, {k: v for k, v in {"format": q.get("format"), "crs": q.get("crs"),
+                                                          "standard": q.get("standard"), "type_code": q.get("class")}.items()
+                                        if v is not None}, rename={"type_code": "class"})
     ext = {"shp": "zip"}.get(params.format, params.format)
     tmp = Path(tempfile.mkdtemp(prefix="civicgrid-export-"))
     out = tmp / f"component.{ext}"

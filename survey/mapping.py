@@ -20,9 +20,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from civicgrid.errors import InvalidInput
+from civicgrid.inputs import parse_model
 
 CLASS_TARGETS = {"LXDM", "类别代码", "CLASS", "TYPE_CODE"}
 
@@ -85,9 +86,4 @@ def load_mapping(source: str | Path | dict | None) -> Mapping:
             raise InvalidInput(f"mapping is not valid YAML: {exc}", field="mapping") from exc
     if not isinstance(source, dict):
         raise InvalidInput("mapping must be a YAML mapping (key: value)", field="mapping")
-    try:
-        return Mapping.model_validate(source)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        raise InvalidInput(f"mapping.{loc}: {err['msg']}", field=f"mapping.{loc}") from exc
+    return parse_model(Mapping, source, prefix="mapping.")
