@@ -48,6 +48,17 @@ class Settings(BaseSettings):
     pygeoapi_config: Path = Field(REPO_ROOT / "pygeoapi-config.yml",
                                   description="the pygeoapi configuration published at `/ogc`",
                                   json_schema_extra={"shown": "`./pygeoapi-config.yml`"})
+    process_time_limit: float = Field(30.0, ge=1, le=3600,
+                                      description="seconds a synchronous process run may take; its query is "
+                                                  "cancelled after that (503), async jobs have their own")
+    job_concurrency: int = Field(2, ge=1, le=64, description="asynchronous process jobs running at once "
+                                                           "(the others wait in the queue, in PostgreSQL)")
+    job_queue_per_user: int = Field(5, ge=1, le=1000,
+                                    description="jobs one user may have waiting or running; more is a 429")
+    job_time_limit: float = Field(600.0, ge=1, le=86400,
+                                  description="seconds one asynchronous job may run before it is stopped (failed)")
+    job_memory_limit_mb: int = Field(2048, ge=64, le=1 << 20,
+                                     description="address space of one job runner in MiB; above it the job fails")
     actor: str | None = Field(None, max_length=80,
                               description="who survey CLI changes are recorded as (history rows)",
                               json_schema_extra={"shown": "the login name, else `cli`"})

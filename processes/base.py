@@ -34,6 +34,30 @@ class TooLargeForSync(InvalidProcessInput):
     ogc_exception_code = "TooLargeForSynchronousExecution"
 
 
+class TooCostly(InvalidProcessInput):
+    """The request's estimated cost is above the process's limit, whether run now or as a job."""
+
+    ogc_exception_code = "TooCostly"
+
+
+class TooManyJobs(ProcessorExecuteError):
+    http_status_code = HTTPStatus.TOO_MANY_REQUESTS
+    ogc_exception_code = "TooManyJobs"
+
+    def __init__(self, msg: str):
+        super().__init__(msg, user_msg=msg)
+
+
+class TimeLimitExceeded(ProcessorExecuteError):
+    """A synchronous run passed its time limit: its query was cancelled, the worker is free again."""
+
+    http_status_code = HTTPStatus.SERVICE_UNAVAILABLE
+    ogc_exception_code = "TimeLimitExceeded"
+
+    def __init__(self, msg: str):
+        super().__init__(msg, user_msg=msg)
+
+
 class ProcessFailed(ProcessorExecuteError):
     """Our fault, not the client's: 500 with a message for the log reader."""
 
@@ -115,6 +139,8 @@ class CivicProcessor(BaseProcessor):
     example: ClassVar[dict | None] = None
     # above this many input rows a synchronous request is refused (None: never)
     sync_limit: ClassVar[int | None] = None
+    # measure → most a request may cost, sync or async (see `cost`)
+    cost_limits: ClassVar[dict[str, int]] = {}
 
     def __init__(self, processor_def: dict | None = None):
         processor_def = processor_def or {"name": f"{type(self).__module__}.{type(self).__name__}"}
@@ -169,6 +195,18 @@ class CivicProcessor(BaseProcessor):
             raise TooLargeForSync(
                 f"this request reads about {size} rows, more than {limit} allowed for synchronous "
                 f"execution: send it again with the header 'Prefer: respond-async' and fetch the result from /jobs/{{jobId}}/results")
+
+    def cost(self, params: Params, conn) -> dict[str, tuple[int, str]]:
+        """Cheap estimates of what the run would build: measure (`cells`, `pairs` …) → (how many,
+        the input to change to make it smaller). Checked against `cost_limits` before any job exists."""
+        return {}
+
+    def check_cost(self, params: Params, conn) -> None:
+        for measure, (estimate, field) in self.cost(params, conn).items():
+            limit = self.cost_limits.get(measure)
+            if limit is not None and estimate > limit:
+                raise TooCostly(f"{field}: this request would build about {estimate:,} {measure}, more than the "
+                                f"{limit:,} allowed; change {field} or narrow the area", field=field)
 
     def run(self, params: Params, conn) -> tuple[str, Any]:
         raise NotImplementedError

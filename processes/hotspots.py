@@ -119,23 +119,55 @@ class HotspotsProcessor(CivicProcessor):
                             "schema": {"type": "object", "contentMediaType": "application/geo+json"}}}
     example = {"inputs": {"source": "cases", "units": "cells", "cell_size": 200}}
     sync_limit = 1_000_000
+    # the neighbour pairs are built in memory (≈ 100 bytes each while they are collected)
+    cost_limits = {"cells": 200_000, "neighbour pairs": 2_000_000}
 
     def input_size(self, p: HotspotParams, conn) -> int:
         return estimate_rows(conn, p)
+
+    def cost(self, p: HotspotParams, conn) -> dict[str, tuple[int, str]]:
+        """Cells of the study area's box, and neighbour pairs: queen contiguity has at most 4 per
+        unit; a distance band about π·d² / (area per unit) per unit, at most every other unit."""
+        if p.units == "cells":
+            n = self._cell_count(p, conn, self._area_sql(p), {**self._area_params(p)})
+            per_unit = math.pi * (p.distance / p.cell_size) ** 2
+            out = {"cells": (n, "cell_size")}
+        else:
+            grid_where = area_where(p, "g.geom", conn=conn)
+            row = conn.execute(sql.SQL("SELECT count(*) AS n, coalesce(sum(ST_Area(ST_Transform(g.geom, 4548))), 0) AS a "
+                                       "FROM unit_grid g WHERE {}").format(grid_where.sql()), grid_where.params).fetchone()
+            n = row["n"]
+            per_unit = math.pi * p.distance ** 2 / (row["a"] / n) if n and row["a"] else 0
+            out = {}
+        per_unit = 4 if p.neighbours == "queen" else min(max(n - 1, 0), per_unit)
+        out["neighbour pairs"] = (int(n * per_unit / (1 if p.neighbours == "queen" else 2)),
+                                  "cell_size" if p.units == "cells" and p.neighbours == "queen" else "distance")
+        return out
+
+    @staticmethod
+    def _area_sql(p: HotspotParams) -> str:
+        area_sql = {"bbox": "ST_MakeEnvelope(%(bx0)s, %(by0)s, %(bx1)s, %(by1)s, 4490)",
+                    "community": "(SELECT geom FROM community WHERE code = %(community)s)",
+                    "polygon": "ST_SetSRID(ST_GeomFromGeoJSON(%(polygon)s), 4490)"}
+        kind = next((k for k in ("bbox", "community", "polygon") if getattr(p, k) is not None), None)
+        return area_sql[kind] if kind else "(SELECT ST_Union(geom) FROM town)"
+
+    @staticmethod
+    def _area_params(p: HotspotParams) -> dict:
+        if p.bbox is not None:
+            return dict(zip(("bx0", "by0", "bx1", "by1"), p.bbox))
+        if p.community is not None:
+            return {"community": p.community}
+        if p.polygon is not None:
+            return {"polygon": json.dumps(p.polygon)}
+        return {}
 
     def run(self, p: HotspotParams, conn):
         spec = SOURCES[p.source]
         where = source_where(p, conn)
         if p.units == "cells":
-            area_sql = {"bbox": "ST_MakeEnvelope(%(bx0)s, %(by0)s, %(bx1)s, %(by1)s, 4490)",
-                        "community": "(SELECT geom FROM community WHERE code = %(community)s)",
-                        "polygon": "ST_SetSRID(ST_GeomFromGeoJSON(%(polygon)s), 4490)"}
-            kind = next((k for k in ("bbox", "community", "polygon") if getattr(p, k) is not None), None)
-            area = area_sql[kind] if kind else "(SELECT ST_Union(geom) FROM town)"
-            n_cells = self._cell_count(p, conn, area, where.params)
-            if n_cells > 200_000:
-                raise InvalidProcessInput(f"cell_size: {p.cell_size} m gives {n_cells} cells, more than 200000; use larger cells",
-                                          field="cell_size")
+            area = self._area_sql(p)
+            self.check_cost(p, conn)   # also when run from the shell, not only through the job manager
             q = sql.SQL(load_sql(PACKAGE, "hotspots_cells.sql")).format(area=sql.SQL(area), point=sql.SQL(spec.point),
                                                                table=sql.Identifier(spec.table), where=where.sql())
             rows = conn.execute(q, {**where.params, "size": float(p.cell_size)}).fetchall()

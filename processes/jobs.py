@@ -34,6 +34,7 @@ import socket
 import subprocess
 import sys
 import uuid
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -41,12 +42,14 @@ from pygeoapi.process.base import JobNotFoundError, JobResultNotFoundError, Proc
 from pygeoapi.process.manager.base import BaseManager
 from pygeoapi.util import JobStatus, RequestedProcessExecutionMode, RequestedResponse
 
-from civicgrid.processes.base import CivicProcessor, ProcessFailed
+from civicgrid.processes.base import CivicProcessor, ProcessFailed, TimeLimitExceeded, TooManyJobs
 from civicgrid.security.principal import current_principal
+from civicgrid.settings import get_settings
 
 log = logging.getLogger("civicgrid.processes.jobs")
 
 JSON_TYPES = ("application/json", "application/geo+json")
+STALE_ACCEPTED = timedelta(seconds=5)   # a job waiting this long with a slot free lost its runner
 HOST = socket.gethostname()
 
 
@@ -81,30 +84,53 @@ def encode_result(mimetype: str, outputs: Any) -> bytes:
     return json.dumps(outputs, ensure_ascii=False).encode("utf-8")
 
 
-def run_job(processor: CivicProcessor, job_id: str, data: dict, url: str | None = None) -> tuple[str, Any, JobStatus]:
-    """Run one job to its end, recording running → successful/failed in process_job."""
+class LimitExceeded(Exception):
+    """A job passed one of its runner's limits (time, memory): it ends `failed` with this reason."""
+
+
+def _fail(meta, job_id: str, message: str) -> None:
+    meta.execute("UPDATE process_job SET status = 'failed', finished = now(), updated = now(), progress = 100, "
+                 "message = %s, backend_pid = NULL WHERE identifier = %s", [message[:2000], job_id])
+
+
+def run_job(processor: CivicProcessor, job_id: str, data: dict, url: str | None = None,
+            time_limit_s: float | None = None) -> tuple[str, Any, JobStatus]:
+    """Run one job to its end, recording running → successful/failed in process_job. Its queries
+    are cancelled after `time_limit_s` (a failed job; a 503 for a synchronous request)."""
+    import psycopg
+
     from civicgrid.db import connect
 
     with _db(url) as meta:
-        meta.execute("UPDATE process_job SET status = 'running', started = now(), updated = now(), progress = 10, "
-                     "message = 'running', runner_host = %s, runner_pid = %s WHERE identifier = %s AND status = 'accepted'",
-                     [HOST, os.getpid(), job_id])
+        meta.execute("UPDATE process_job SET status = 'running', started = coalesce(started, now()), updated = now(), "
+                     "progress = 10, message = 'running', runner_host = %s, runner_pid = %s "
+                     "WHERE identifier = %s AND status IN ('accepted', 'running')", [HOST, os.getpid(), job_id])
         try:
             params = processor.parse(data)
             with connect(url) as conn:
                 pid = conn.execute("SELECT pg_backend_pid() AS pid").fetchone()["pid"]
+                if time_limit_s:
+                    conn.execute("SELECT set_config('statement_timeout', %s, false)", [f"{int(time_limit_s * 1000)}ms"])
                 meta.execute("UPDATE process_job SET backend_pid = %s WHERE identifier = %s", [pid, job_id])
                 mimetype, outputs = processor.run(params, conn)
                 conn.rollback()   # processes only read
         except ProcessorExecuteError as exc:
-            meta.execute("UPDATE process_job SET status = 'failed', finished = now(), updated = now(), progress = 100, "
-                         "message = %s, backend_pid = NULL WHERE identifier = %s", [exc.message, job_id])
+            _fail(meta, job_id, exc.message)
             raise
+        except psycopg.errors.QueryCanceled as exc:
+            # the statement timeout, or a dismissal (then the row is gone and nothing is written)
+            reason = f"stopped: the time limit of {time_limit_s:g} s passed" if time_limit_s else "stopped: query cancelled"
+            _fail(meta, job_id, reason)
+            raise TimeLimitExceeded(f"process {processor.id}: {reason}; narrow the request or run it asynchronously "
+                                    "(Prefer: respond-async)") from exc
+        except (LimitExceeded, MemoryError) as exc:
+            reason = str(exc) if isinstance(exc, LimitExceeded) else "stopped: the runner's memory limit was reached"
+            _fail(meta, job_id, reason)
+            raise ProcessFailed(f"process {processor.id}: {reason}") from exc
         except Exception as exc:
             log.exception("job %s failed", job_id)
-            meta.execute("UPDATE process_job SET status = 'failed', finished = now(), updated = now(), progress = 100, "
-                         "message = %s, backend_pid = NULL WHERE identifier = %s", [f"{type(exc).__name__}: {exc}"[:2000], job_id])
-            raise ProcessFailed(f"process {processor.id} failed: {type(exc).__name__}: {exc}") from exc
+            _fail(meta, job_id, f"{type(exc).__name__}: {exc}")
+            raise ProcessFailed(f"process {processor.id} failed: {type(exc).__name__}") from exc
         written = meta.execute(
             "UPDATE process_job SET status = 'successful', finished = now(), updated = now(), progress = 100, "
             "message = 'Job complete', mimetype = %s, result = %s, backend_pid = NULL "
@@ -113,6 +139,44 @@ def run_job(processor: CivicProcessor, job_id: str, data: dict, url: str | None 
         if written is None:
             log.info("job %s was dismissed while running; result dropped", job_id)
     return mimetype, outputs, JobStatus.successful
+
+
+# ---------------------------------------------------------------- the queue
+
+# session advisory locks (class, slot): a runner holds one slot while it works; at most
+# `job_concurrency` slots exist, so at most that many runners work at once on this database
+SLOT_LOCK_CLASS = 0x63676A62    # 'cgjb'
+
+CLAIM_SQL = """
+UPDATE process_job SET status = 'running', started = now(), updated = now(), progress = 10, message = 'running',
+       runner_host = %(host)s, runner_pid = %(pid)s
+ WHERE identifier = (SELECT identifier FROM process_job WHERE status = 'accepted'
+                      ORDER BY created, identifier FOR UPDATE SKIP LOCKED LIMIT 1)
+RETURNING identifier, process_id, parameters"""
+
+
+def take_slot(meta, slots: int) -> int | None:
+    for slot in range(slots):
+        if meta.execute("SELECT pg_try_advisory_lock(%s, %s) AS ok", [SLOT_LOCK_CLASS, slot]).fetchone()["ok"]:
+            return slot
+    return None
+
+
+def release_slot(meta, slot: int) -> None:
+    meta.execute("SELECT pg_advisory_unlock(%s, %s)", [SLOT_LOCK_CLASS, slot])
+
+
+def claim(meta) -> dict | None:
+    return meta.execute(CLAIM_SQL, {"host": HOST, "pid": os.getpid()}).fetchone()
+
+
+def waiting(meta) -> int:
+    return meta.execute("SELECT count(*) AS n FROM process_job WHERE status = 'accepted'").fetchone()["n"]
+
+
+def busy_slots(conn) -> int:
+    return conn.execute("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                        "AND classid = %s::oid AND objsubid = 2", [SLOT_LOCK_CLASS]).fetchone()["n"]
 
 
 def _caller() -> tuple[str | None, bool]:
@@ -253,6 +317,9 @@ class PostgresJobManager(BaseManager):
                 cols=sql.SQL(self._COLUMNS), vis=_visible(sees_all)), {"id": job_id, "owner": owner}).fetchone()
             if row is None:
                 raise JobNotFoundError()
+            if row["status"] == "accepted" and row["created"] < datetime.now(timezone.utc) - STALE_ACCEPTED \
+                    and busy_slots(conn) < get_settings().job_concurrency:
+                self.dispatch()   # waiting with a slot free: its runner was lost (a restart); start one
             return self._row_to_job(self._reap(conn, row))
 
     def get_job_result(self, job_id: str) -> tuple[str, Any]:
@@ -304,19 +371,30 @@ class PostgresJobManager(BaseManager):
         processor = self.get_processor(process_id)
         params = processor.parse(data_dict)                      # 400 before anything is written
         is_async = execution_mode == RequestedProcessExecutionMode.respond_async
-        if not is_async:
-            with connect(self.url) as conn:
+        settings = get_settings()
+        owner = _caller()[0]
+        with connect(self.url) as conn:
+            processor.check_cost(params, conn)                   # 400: too costly, sync or not
+            if not is_async:
                 processor.check_sync(params, conn)               # 400: too large, go async
+            elif owner is not None:
+                queued = conn.execute("SELECT count(*) AS n FROM process_job WHERE owner = %s "
+                                      "AND status IN ('accepted', 'running')", [owner]).fetchone()["n"]
+                if queued >= settings.job_queue_per_user:
+                    raise TooManyJobs(f"{queued} of your jobs are waiting or running, the most allowed is "
+                                      f"{settings.job_queue_per_user}; wait for one to finish or dismiss one")
         job_id = str(uuid.uuid4())   # random: uuid1 would give away the time and the host
         processor.set_job_id(job_id)
         clean = params.model_dump(mode="json", exclude_none=True)
-        self.add_job({"identifier": job_id, "process_id": process_id, "status": JobStatus.accepted.value,
+        # a synchronous job is running from the start: no queue runner may claim it
+        self.add_job({"identifier": job_id, "process_id": process_id,
+                      "status": (JobStatus.accepted if is_async else JobStatus.running).value,
                       "message": "Job accepted and ready for execution", "progress": 0, "parameters": clean})
         if is_async:
-            self._spawn(job_id)
+            self.dispatch()
             headers = {"Preference-Applied": RequestedProcessExecutionMode.respond_async.value}
             return job_id, "application/json", None, JobStatus.accepted, headers
-        mimetype, outputs, status = run_job(processor, job_id, clean, self.url)
+        mimetype, outputs, status = run_job(processor, job_id, clean, self.url, settings.process_time_limit)
         if requested_response == RequestedResponse.document.value:
             outputs = {"outputs": [{"id": next(iter(processor.outputs)), "value": outputs if not isinstance(outputs, bytes) else None}]}
             mimetype = "application/json"
@@ -324,16 +402,15 @@ class PostgresJobManager(BaseManager):
             "Preference-Applied": RequestedProcessExecutionMode.wait.value}
         return job_id, mimetype, outputs, status, headers
 
-    def _spawn(self, job_id: str) -> None:
+    def dispatch(self) -> None:
+        """Start a queue runner; it works through the waiting jobs if it gets a slot, else it
+        leaves them to the runners that hold the slots."""
         env = dict(os.environ)
         if self.url:
             env["DATABASE_URL"] = self.url
-        proc = subprocess.Popen([sys.executable, "-m", "civicgrid.processes.runner", job_id], env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "civicgrid.processes.runner"], env=env,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
-        with _db(self.url) as conn:
-            conn.execute("UPDATE process_job SET runner_host = %s, runner_pid = %s WHERE identifier = %s AND runner_pid IS NULL",
-                         [HOST, proc.pid, job_id])
         # reap the child when it ends so it does not linger as a zombie of the web worker
         import threading
 
