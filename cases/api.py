@@ -18,7 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from civicgrid.cases import attachments, engine, intake, open311, views
+from civicgrid.cases import attachments, catalog, engine, intake, open311, views
+from civicgrid.cases import query as case_query
 from civicgrid.cases import workflow as wfmod
 from civicgrid.cases.roles import Actor, current_actor
 from civicgrid.cases.worker import lifespan
@@ -144,22 +145,19 @@ async def get_timeline(request: Request) -> JSONResponse:
 
 
 async def list_cases(request: Request) -> JSONResponse:
+    """事件查询: the filters of cases/query.py; `total` counts every match, `cases` is one page."""
     actor = current_actor()
-    q = request.query_params
-    closed = q.get("is_closed")
-    if closed not in (None, "true", "false"):
-        raise InvalidInput("is_closed must be true or false", field="is_closed")
-    for name in ("state", "department", "channel"):
-        if q.get(name) is not None and not (1 <= len(q[name]) <= 40):
-            raise InvalidInput(f"{name} must be 1–40 characters", field=name)
-    unknown = set(q) - {"state", "department", "channel", "is_closed", "limit"}
-    if unknown:
-        raise InvalidInput(f"unknown query parameter {sorted(unknown)[0]}", field=sorted(unknown)[0])
+    found = case_query.parse(request.query_params)
     limit = _int(request, "limit", 100, 1, 1000)
+    offset = _int(request, "offset", 0, 0, 1_000_000)
     state = app_state(request)
-    rows = await _run(_with_conn, state, views.list_cases, actor, state.cases, q.get("state"), q.get("department"),
-                      q.get("channel"), None if closed is None else closed == "true", limit)
-    return JSONResponse({"cases": rows, "count": len(rows)})
+    rows, total = await _run(_with_conn, state, views.list_cases, actor, state.cases, found.where(), found.params,
+                             found.order, limit, offset)
+    return JSONResponse({"cases": rows, "count": len(rows), "total": total, "offset": offset})
+
+
+async def catalog_tree(request: Request) -> JSONResponse:
+    return JSONResponse({"tree": await _run(_with_conn, app_state(request), catalog.tree)})
 
 
 async def overdue(request: Request) -> JSONResponse:
@@ -325,6 +323,7 @@ routes = [
     Route("/cases", create_case, methods=["POST"]),
     Route("/cases", list_cases, methods=["GET"]),
     Route("/cases/overdue", overdue, methods=["GET"]),
+    Route("/catalog", catalog_tree, methods=["GET"]),
     Route("/cases/overview", overview, methods=["GET"]),
     Route("/cases/{id:int}", get_case, methods=["GET"]),
     Route("/cases/{id:int}/timeline", get_timeline, methods=["GET"]),

@@ -58,3 +58,37 @@ class Catalog:
 
     def related_codes(self, cat: Category) -> list[str]:
         return sorted(self.related.get((cat.standard, cat.kind, cat.code), ()))
+
+
+KIND_NAMES = {"matter": "事项", "component": "部件"}
+
+
+def tree(conn) -> list[dict]:
+    """GET /api/catalog: kind → major class → class, each node with its pinyin and initials so the
+    page can filter the tree by 井盖, jinggai or jg. A node's `code` is the prefix the case list's
+    `category` filter takes (a major class selects all its classes)."""
+    from pypinyin import Style, lazy_pinyin
+
+    from civicgrid.db import load_sql
+
+    def node(code, name, kind, cases=0, children=None):
+        out = {"key": f"{kind}:{code}", "code": code, "name": name, "kind": kind, "cases": cases,
+               "pinyin": "".join(lazy_pinyin(name, errors="ignore")),
+               "initials": "".join(lazy_pinyin(name, style=Style.FIRST_LETTER, errors="ignore"))}
+        if children is not None:
+            out["children"] = children
+        return out
+
+    kinds: dict[str, dict] = {}
+    for r in conn.execute(load_sql("civicgrid.cases", "catalog_tree.sql")).fetchall():
+        kind = kinds.setdefault(r["kind"], {"majors": {}})
+        major = kind["majors"].setdefault(r["major_code"], {"name": r["major_name"], "children": []})
+        major["children"].append(node(r["code"], r["name"], r["kind"], r["cases"]))
+    out = []
+    for kind, body in kinds.items():
+        majors = [node(code, m["name"], kind, sum(c["cases"] for c in m["children"]), m["children"])
+                  for code, m in body["majors"].items()]
+        root = node("", KIND_NAMES.get(kind, kind), kind, sum(m["cases"] for m in majors), majors)
+        root["key"] = kind
+        out.append(root)
+    return out

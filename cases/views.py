@@ -96,14 +96,16 @@ def overdue(conn, actor: Actor, cache: CasesCache, limit: int = 500) -> list[dic
     return _listing(conn, sql.SQL("NOT c.is_closed AND c.step_deadline_at < now()"), {}, actor, cache, limit)
 
 
-def list_cases(conn, actor: Actor, cache: CasesCache, state: str | None, department: str | None,
-               channel: str | None, is_closed: bool | None, limit: int) -> list[dict]:
-    clauses, params = [sql.SQL("true")], {}
-    for col, val in (("state", state), ("department_code", department), ("channel", channel), ("is_closed", is_closed)):
-        if val is not None:
-            clauses.append(sql.SQL("c.{} = {}").format(sql.Identifier(col), sql.Placeholder(col)))
-            params[col] = val
-    return _listing(conn, sql.SQL(" AND ").join(clauses), params, actor, cache, limit, order="c.id DESC")
+def list_cases(conn, actor: Actor, cache: CasesCache, where: sql.Composable, params: dict, order: str,
+               limit: int, offset: int = 0) -> tuple[list[dict], int]:
+    """One page of the filtered list (cases/query.py) and how many cases match in all."""
+    total = conn.execute(sql.SQL("SELECT count(*) AS n FROM cases c WHERE {}").format(where), params).fetchone()["n"]
+    if offset:   # PostgreSQL takes OFFSET before LIMIT too; case_list.sql stays the shared template
+        order = f"{order} OFFSET %(offset)s"
+        params = {**params, "offset": offset}
+    query = _case_list(where, order)
+    rows = conn.execute(query, {**params, "limit": limit}).fetchall()
+    return [_decorate(conn, r, actor, cache) for r in rows], total
 
 
 def overview(conn) -> dict:
