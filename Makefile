@@ -1,5 +1,6 @@
 # Two commands: `make run` (set up what is missing, start PostGIS, migrate, load the demo town,
-# serve on 127.0.0.1:8000) and `make test` (the same set-up plus test packages, `make lint`, then the suite).
+# serve on 127.0.0.1:8000) and `make test` (the same set-up plus test packages, `make lint`, the front end's
+# unit tests (vitest, about a second), then the suite).
 CIVICGRID := .venv/bin/civicgrid
 PYTEST_ARGS ?=
 
@@ -15,6 +16,7 @@ run: setup
 	@exec $(CIVICGRID) serve
 
 test: lint
+	cd web && npm test --silent
 	.venv/bin/pytest $(PYTEST_ARGS)
 
 # ruff (configuration in pyproject.toml): pyflakes, pycodestyle, import order, bugbear, complexity

@@ -9,6 +9,7 @@ import officers from './layers/officers.js';
 import pois from './layers/pois.js';
 import town from './layers/town.js';
 import unitGrids from './layers/unitGrids.js';
+import measure from './tools/measure.js';
 
 export const layerGroups = [
     basemap,
@@ -22,4 +23,5 @@ export const layerGroups = [
 ];
 
 export const tools = [
+    measure,
 ];
