@@ -10,6 +10,7 @@ import pois from './layers/pois.js';
 import town from './layers/town.js';
 import unitGrids from './layers/unitGrids.js';
 import measure from './tools/measure.js';
+import search from './tools/search.js';
 
 export const layerGroups = [
     basemap,
@@ -24,4 +25,5 @@ export const layerGroups = [
 
 export const tools = [
     measure,
+    search,
 ];
