@@ -95,7 +95,7 @@ def check_text(value: str | None, field: str) -> str | None:
 
 
 def validation_error(exc: ValidationError, prefix: str = "", rename: dict[str, str] | None = None,
-                     default: str = "body") -> InvalidInput:
+                     default: str = "body", fields=()) -> InvalidInput:
     """The first problem of a ValidationError as a 400 naming the field (`a.b.0`), with the message
     pydantic gave; `prefix` puts the model under a name (`properties.`), `rename` maps field names
     to the names clients use (`datetime_` → `datetime`)."""
@@ -105,9 +105,9 @@ def validation_error(exc: ValidationError, prefix: str = "", rename: dict[str, s
         loc[0] = rename.get(loc[0], loc[0])
     msg = err["msg"].removeprefix("Value error, ")
     if not loc:
-        # a rule across fields: its message may start with the field it blames
-        m = re.match(r"([a-zA-Z_][a-zA-Z_0-9]*)(?::| and | must| is| needs)", msg)
-        loc = [m.group(1)] if m else []
+        # a rule across fields: its message starts with the field it blames
+        m = re.match(r"([a-zA-Z_][a-zA-Z_0-9]*)", msg)
+        loc = [m.group(1)] if m and m.group(1) in fields else []
     name = prefix + ".".join(loc) if loc else (prefix.rstrip(".") or default)
     if err["type"] == "extra_forbidden":
         msg = "unknown field"
@@ -124,7 +124,7 @@ def parse_model(model: type[M], data: Any, *, prefix: str = "", rename: dict[str
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise validation_error(exc, prefix, rename, default) from None
+        raise validation_error(exc, prefix, rename, default, fields=model.model_fields) from None
 
 
 async def read_json(request, field: str = "body", empty: Any = None) -> Any:

@@ -200,12 +200,15 @@ async def town_extent(pool) -> list[float] | None:
 class TileAddress(BaseModel):
     """A tile of WebMercatorQuad: tileMatrix (z), tileRow (y), tileCol (x)."""
 
-    tileMatrix: int = Field(ge=0, le=MAX_ZOOM)
+    tileMatrix: int = Field(ge=0, description=f"zoom level of WebMercatorQuad, 0 to {MAX_ZOOM}")
     tileRow: int = Field(ge=0)
     tileCol: int = Field(ge=0)
 
     @model_validator(mode="after")
     def _inside_matrix(self):
+        if self.tileMatrix > MAX_ZOOM:
+            raise ValueError(f"tileMatrix {self.tileMatrix} is beyond the tile matrix set {TMS_ID}, "
+                             f"whose tile matrices are 0 to {MAX_ZOOM}")
         size = 1 << self.tileMatrix
         if self.tileRow >= size:
             raise ValueError(f"tileRow must be below {size} at tileMatrix {self.tileMatrix}")

@@ -203,15 +203,42 @@ def _column_map(columns: list[str], attributes: list[Attribute], mapping: Mappin
 
 # ---------------------------------------------------------------- readers
 
+SHAPEFILE_PARTS = (".shx", ".dbf")   # beside every .shp (.prj and .cpg are optional)
+
+
+def check_shapefile_zip(path: Path) -> None:
+    """Every .shp in the zip has its .shx and .dbf: a 400 naming the missing file (GDAL's own
+    message names the server's temporary path instead)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if not n.endswith("/")]
+    except zipfile.BadZipFile:
+        raise InvalidInput(f"{path.name} is not a zip archive", field="file") from None
+    lower = {n.lower() for n in names}
+    shps = [n for n in names if n.lower().endswith(".shp")]
+    if not shps:
+        raise InvalidInput(f"{path.name} holds no .shp file", field="file")
+    for shp in shps:
+        stem = shp[:-4]
+        for ext in SHAPEFILE_PARTS:
+            if (stem + ext).lower() not in lower:
+                raise InvalidInput(f"{path.name}: {Path(shp).name} has no {Path(stem).name}{ext} beside it "
+                                   f"(a Shapefile needs .shp, .shx and .dbf)", field="file")
+
+
 def _read_vector(path: Path, layer: str | None):
     target = str(path)
     if path.suffix.lower() == ".zip":
+        check_shapefile_zip(path)
         target = f"/vsizip/{path}"
     try:
         layers = pyogrio.list_layers(target)
         frame = pyogrio.read_dataframe(target, layer=layer or (layers[0][0] if len(layers) else None))
-    except Exception as exc:  # GDAL's messages are the clearest we have for a broken file
-        raise InvalidInput(f"cannot read {path.name}: {exc}", field="file") from exc
+    except Exception as exc:  # GDAL's messages are the clearest we have, less the server's paths
+        message = str(exc).replace(target, path.name).replace(str(path.parent) + "/", "")
+        raise InvalidInput(f"cannot read {path.name}: {message}", field="file") from exc
     return frame
 
 

@@ -127,3 +127,25 @@ def test_errors_from_the_one_table(live_server, admin):
     assert r.status_code == 405 and "GET" in r.headers["allow"]
     r = httpx.post(live_server + ITEMS, headers={**admin, "Content-Type": "text/plain"}, content=b"x")
     assert r.status_code == 415 and r.json()["field"] == "Content-Type"
+
+
+def test_a_tile_beyond_the_matrix_set_says_so(live_server):
+    r = httpx.get(f"{live_server}/ogc/collections/pois/tiles/WebMercatorQuad/30/1/1")
+    assert r.status_code == 400 and r.json()["field"] == "tileMatrix"
+    assert "beyond the tile matrix set WebMercatorQuad" in r.json()["description"]
+
+
+def test_a_shapefile_zip_without_its_index_names_the_missing_file(tmp_path):
+    import zipfile
+
+    from civicgrid.errors import InvalidInput
+    from civicgrid.survey.reader import check_shapefile_zip
+
+    path = tmp_path / "roads.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("data/roads.shp", b"\0" * 100)
+        zf.writestr("data/roads.dbf", b"\0" * 100)
+    with pytest.raises(InvalidInput) as err:
+        check_shapefile_zip(path)
+    assert "roads.shx" in err.value.message and str(tmp_path) not in err.value.message
+    assert err.value.field == "file"
