@@ -41,6 +41,7 @@ PARTS = (
     "civicgrid.survey.api",
     "civicgrid.security.api",
     "civicgrid.search.api",
+    "civicgrid.layers.plans",
     "civicgrid.openapi",
     "civicgrid.layers.ogc",
     "civicgrid.web.site",

@@ -30,6 +30,7 @@ def _models() -> dict[tuple[str, str], dict[str, type[BaseModel]]]:
     from civicgrid.cases.api import RuleIn
     from civicgrid.cases.engine import ActionIn
     from civicgrid.cases.intake import IntakeIn
+    from civicgrid.layers.plans import PlanIn, PlanPatch
     from civicgrid.security.api import LoginIn
     from civicgrid.survey.api import PublishBody
     from civicgrid.survey.export import ExportParams
@@ -41,6 +42,8 @@ def _models() -> dict[tuple[str, str], dict[str, type[BaseModel]]]:
         ("POST", "/auth/login"): {"body": LoginIn},
         ("POST", "/survey/batches/{name}/publish"): {"body": PublishBody},
         ("GET", "/survey/export"): {"query": ExportParams},
+        ("POST", "/plans"): {"body": PlanIn},
+        ("PATCH", "/plans/{id}"): {"body": PlanPatch},
     }
 
 

@@ -95,6 +95,9 @@ class Collection:
     keywords: tuple[str, ...] = ()
     edit: Edit | None = None          # editable through OGC API Features Part 4
     tiles: Tiles | None = None        # offered as MVT by layers/tiles.py
+    # rows filtered by PostgreSQL's row-level security: read and written only inside a transaction
+    # that has entered the caller's identity (security/rows.py)
+    row_security: bool = False
 
     @property
     def editable(self) -> bool:
@@ -287,6 +290,23 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
         ),
     ),
 )}
+
+
+COLLECTIONS["annotations"] = Collection(
+    id="annotations", table="annotation", key=("id",), id_type="integer", geometry_type="geometry",
+    title_zh="标绘", title_en="Annotations",
+    description_zh="标绘方案中的图形（点、线、面、矩形、圆、箭头、文字）；只见可见方案中的图形（plan_id 过滤）",
+    description_en="Shapes of the drawing plans (标绘方案); only those of plans the caller may see (filter by plan_id)",
+    versioned=True, row_security=True,
+    keywords=("标绘", "标绘方案", "annotation"),
+    edit=Edit(models.AnnotationProps, ANY_GEOMETRY, None),
+    columns=(
+        Column("plan_id", type=I, title="标绘方案"), Column("kind", title="图形类型", labels="annotation_kinds"),
+        Column("label", title="标注文字"), Column("style", type="object", title="样式"),
+        Column("radius_m", type=N, title="半径（米）"),
+        Column("version", type=I, title="版本"), Column("updated_at", **TS, title="更新时间"),
+    ),
+)
 
 
 def get_collection(collection_id: str) -> Collection | None:

@@ -48,6 +48,17 @@ def actor() -> str:
     return current_principal().user
 
 
+async def enter(conn, coll: Collection) -> None:
+    """Record who writes (history triggers); under row security act as the caller, so PostgreSQL's
+    policies decide which rows the write may see and touch (a row it may not see is a 404)."""
+    await conn.execute("SELECT set_config('civicgrid.actor', %s, true)", [actor()])
+    if coll.row_security:
+        from civicgrid.security import rows
+        from civicgrid.security.principal import current_principal
+
+        await rows.enter_async(conn, current_principal())
+
+
 def check_allowed(coll: Collection) -> None:
     if coll.edit is None:
         raise MethodNotAllowed(f"collection {coll.id} is read-only: it accepts GET only", allow="GET, HEAD")
@@ -96,6 +107,8 @@ async def check_geometry(conn, coll: Collection, feature: dict, crs: int | None,
                          required: bool) -> sql.Composable | None:
     """Validate the geometry (type, class kind, validity); → SQL expression or None (derived/kept)."""
     accepted = coll.edit.geometry_types
+    if hasattr(props, "geometry_types"):          # the model knows which geometry its kind is drawn as
+        accepted = props.geometry_types()
     geom = feature.get("geometry")
     if accepted is None:
         if geom is not None:
@@ -137,12 +150,23 @@ async def check_geometry(conn, coll: Collection, feature: dict, crs: int | None,
     return expr
 
 
+def _db_error(exc: psycopg.Error, coll: Collection):
+    """translate(), but a shape into a plan that does not exist and one into a plan the caller may
+    not see (refused by row security) get the same answer."""
+    if coll.id == "annotations" and isinstance(exc, (psycopg.errors.ForeignKeyViolation,
+                                                     psycopg.errors.InsufficientPrivilege)):
+        return InvalidInput("plan_id: no such plan, or not one the caller may see", field="plan_id")
+    return translate(exc)
+
+
 def columns_and_values(coll: Collection, props: BaseModel, key_value: Any | None) -> dict[str, Any]:
     data = props.model_dump()
     data.pop("unit_grid_codes", None)
     if coll.id == "urban-components":
         data["id"] = key_value
         data["extra"] = psycopg.types.json.Jsonb(data["extra"])
+    elif coll.id == "annotations":
+        data["style"] = psycopg.types.json.Jsonb({k: v for k, v in data["style"].items() if v is not None})
     elif coll.id in ("unit-grids", "responsibility-grids"):
         data["code"] = key_value
         if not data.get("community_code"):
@@ -192,7 +216,7 @@ async def create(request: Request, coll: Collection, pool, base: str) -> Respons
     async with pool.connection() as conn:
         try:
             async with conn.transaction():
-                await conn.execute("SELECT set_config('civicgrid.actor', %s, true)", [actor()])
+                await enter(conn, coll)
                 geom = await check_geometry(conn, coll, feature, crs, props, required=True)
                 data = columns_and_values(coll, props, key_value)
                 cols = list(data)
@@ -205,7 +229,7 @@ async def create(request: Request, coll: Collection, pool, base: str) -> Respons
                 fid = str((await cur.fetchone())[0])
                 await set_members(conn, coll, fid, props)
         except psycopg.Error as exc:
-            raise translate(exc) from exc
+            raise _db_error(exc, coll) from exc
         return await respond_feature(conn, coll, fid, 201, base)
 
 
@@ -224,7 +248,7 @@ async def change(request: Request, coll: Collection, fid: str, pool, base: str) 
     async with pool.connection() as conn:
         try:
             async with conn.transaction():
-                await conn.execute("SELECT set_config('civicgrid.actor', %s, true)", [actor()])
+                await enter(conn, coll)
                 cur = await conn.execute(sql.SQL("SELECT t.version, to_jsonb(t) - 'geom' FROM {} t WHERE {} FOR UPDATE").format(
                     sql.Identifier(coll.table), match))
                 row = await cur.fetchone()
@@ -271,7 +295,7 @@ async def change(request: Request, coll: Collection, fid: str, pool, base: str) 
                     sql.Identifier(coll.table), sql.SQL(", ").join(sets), match), list(data.values()))
                 await set_members(conn, coll, fid, props)
         except psycopg.Error as exc:
-            raise translate(exc) from exc
+            raise _db_error(exc, coll) from exc
         return await respond_feature(conn, coll, fid, 200, base)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -101,3 +101,36 @@ class PoiProps(Props):
     category: str = Field(min_length=1, max_length=50)
     address: str | None = Field(None, max_length=200)
     community_code: CommunityCode | None = None
+
+
+class AnnotationStyle(Props):
+    color: str | None = Field(None, pattern=r"^#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?$")
+    width: float | None = Field(None, ge=0, le=50)
+    fill_opacity: float | None = Field(None, ge=0, le=1)
+    font_size: float | None = Field(None, ge=6, le=96)
+
+
+# the geometry each kind of shape is drawn as (a circle: its centre and radius_m, or a polygon)
+ANNOTATION_GEOMETRY = {"point": ("Point",), "text": ("Point",), "line": ("LineString",), "arrow": ("LineString",),
+                       "polygon": ("Polygon", "MultiPolygon"), "rectangle": ("Polygon",), "circle": ("Point", "Polygon")}
+
+
+class AnnotationProps(Props):
+    """标绘图形: a shape of a plan (标绘方案); who sees it is the plan's visibility."""
+
+    plan_id: int = Field(ge=1)
+    kind: Literal["point", "line", "polygon", "rectangle", "circle", "arrow", "text"]
+    label: str | None = Field(None, max_length=200)
+    style: AnnotationStyle = Field(default_factory=AnnotationStyle)
+    radius_m: float | None = Field(None, gt=0, le=50000)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.kind == "text" and not self.label:
+            raise ValueError("a text shape needs its label")
+        if self.radius_m is not None and self.kind != "circle":
+            raise ValueError("radius_m belongs to circles only")
+        return self
+
+    def geometry_types(self) -> tuple[str, ...]:
+        return ANNOTATION_GEOMETRY[self.kind]

@@ -235,6 +235,20 @@ def _collection(request: Request, ogc: OgcState) -> Collection:
     return coll
 
 
+@contextlib.asynccontextmanager
+async def _rows_of_caller(conn, coll: Collection):
+    """For a collection under row security: a transaction acting as the caller (security/rows.py)."""
+    if not coll.row_security:
+        yield
+        return
+    from civicgrid.security import rows
+    from civicgrid.security.principal import current_principal
+
+    async with conn.transaction():
+        await rows.enter_async(conn, current_principal())
+        yield
+
+
 def _is_ours(request: Request, ogc: OgcState) -> bool:
     cid = request.path_params["collection_id"]
     return cid in ogc.active or cid not in ogc.others
@@ -302,7 +316,7 @@ async def items(request: Request) -> Response:
     else:
         plan = ogc.plan(coll.id, tuple(request.query_params.multi_items()))
     try:
-        async with state.async_pool.connection() as conn:
+        async with state.async_pool.connection() as conn, _rows_of_caller(conn, coll):
             body = await features.items_page(conn, plan, ogc.base, ogc.estimates)
     except psycopg.Error as exc:
         raise translate(exc, field="filter") from exc
@@ -321,7 +335,7 @@ async def item(request: Request) -> Response:
         from civicgrid.layers import edit
         return await edit.change(request, coll, fid, state.async_pool, ogc.base)
     try:
-        async with state.async_pool.connection() as conn:
+        async with state.async_pool.connection() as conn, _rows_of_caller(conn, coll):
             body, version, srid = await features.item_body(conn, coll, fid, dict(request.query_params), ogc.base)
     except psycopg.Error as exc:
         raise translate(exc, field="filter") from exc

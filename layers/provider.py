@@ -72,6 +72,13 @@ class CivicgridProvider(BaseProvider):
 
     def _run(self, query, params=None):
         with psycopg.connect(get_settings().dsn, connect_timeout=5) as conn:
+            if self.collection.row_security:   # pygeoapi's threads carry the request's principal
+                from civicgrid.security import rows
+                from civicgrid.security.principal import current_principal
+
+                with conn.transaction():
+                    rows.enter(conn, current_principal())
+                    return conn.execute(query, params).fetchall()
             return conn.execute(query, params).fetchall()
 
     def query(self, offset=0, limit=10, resulttype="results", bbox=(), datetime_=None, properties=(),

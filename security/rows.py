@@ -29,3 +29,13 @@ def enter(conn, principal: Principal) -> None:
         raise RuntimeError("security.rows.enter needs an open transaction (use conn.transaction())")
     user_id = None if principal.is_anonymous else principal.user_id
     conn.execute("SELECT security_enter(%s)", [user_id])
+
+
+async def enter_async(conn, principal: Principal) -> None:
+    """`enter` on an async connection (the OGC API Features routes)."""
+    if principal.is_system:
+        return
+    if conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE:
+        raise RuntimeError("security.rows.enter_async needs an open transaction (use conn.transaction())")
+    user_id = None if principal.is_anonymous else principal.user_id
+    await conn.execute("SELECT security_enter(%s)", [user_id])

@@ -14,6 +14,6 @@ def test_pygeoapi_config_block_is_generated_from_the_registry():
 def test_tiles_and_editing_follow_the_registry():
     assert set(LAYERS) == {c.id for c in registry.COLLECTIONS.values() if c.tiles}
     editable = {c.id for c in registry.COLLECTIONS.values() if c.editable}
-    assert editable == {"urban-components", "unit-grids", "responsibility-grids", "pois"}
+    assert editable == {"urban-components", "unit-grids", "responsibility-grids", "pois", "annotations"}
     resources = registry.pygeoapi_resources()
     assert {rid for rid, r in resources.items() if r["providers"][0]["editable"]} == editable

@@ -15,6 +15,8 @@ SELECT json_build_object(
     'channels', (SELECT json_object_agg(code, name ORDER BY code) FROM case_channel),
     'urgency', (SELECT json_object_agg(code, name ORDER BY rank) FROM case_urgency),
     'sla', (SELECT json_object_agg(code, name ORDER BY rank) FROM case_sla_level),
+    'annotation_kinds', (SELECT json_object_agg(code, name ORDER BY rank) FROM annotation_kind),
+    'plan_visibility', (SELECT json_object_agg(code, name ORDER BY rank) FROM plan_visibility),
     'roles', (SELECT json_object_agg(code, name ORDER BY code) FROM app_role),
     'departments', (SELECT coalesce(json_object_agg(code, coalesce(short_name, name) ORDER BY code), '{}') FROM department),
     'communities', (SELECT coalesce(json_object_agg(code, name ORDER BY code), '{}') FROM community),
