@@ -155,7 +155,7 @@ def _db_error(exc: psycopg.Error, coll: Collection):
     not see (refused by row security) get the same answer."""
     if coll.id == "annotations" and isinstance(exc, (psycopg.errors.ForeignKeyViolation,
                                                      psycopg.errors.InsufficientPrivilege)):
-        return InvalidInput("plan_id: no such plan, or not one the caller may see", field="plan_id")
+        return InvalidInput("properties.plan_id: no such plan, or not one the caller may see", field="properties.plan_id")
     return translate(exc)
 
 

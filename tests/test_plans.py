@@ -114,7 +114,7 @@ def test_a_private_plan_is_invisible_to_others(town, people):
     r = town.delete(f"/ogc/collections/annotations/items/{sid}", headers={**b, "If-Match": '"1"'})
     assert r.status_code == 404
     r = shape(town, b, p["id"], "point", "塞进别人的方案")
-    assert r.status_code == 400 and r.json()["field"] == "plan_id", r.text
+    assert r.status_code == 400 and r.json()["field"] == "properties.plan_id", r.text
     r = town.patch(f"/api/plans/{p['id']}", json={"name": "x"}, headers={**b, "If-Match": '"1"'})
     assert r.status_code == 404
     assert [f["id"] for f in items(town, a, p["id"])] == [sid]
@@ -157,7 +157,7 @@ def test_bad_plans_are_400_naming_the_field(town, people, body, field):
 def test_bad_shapes_are_400(town, people):
     p = plan(town, people["a"], name="校验")
     r = shape(town, people["a"], p["id"], "point", extra_prop=1)
-    assert r.status_code == 400 and r.json()["field"] == "extra_prop"
+    assert r.status_code == 400 and r.json()["field"] == "properties.extra_prop"
     x, y = center(town)
     bad = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]},
            "properties": {"plan_id": p["id"], "kind": "polygon"}}
@@ -165,7 +165,7 @@ def test_bad_shapes_are_400(town, people):
     assert r.status_code == 400 and r.json()["field"] == "geometry"
     bad["properties"] = {"plan_id": p["id"], "kind": "point", "style": {"color": "red"}}
     r = town.post("/ogc/collections/annotations/items", json=bad, headers={**people["a"], "Content-Type": GEOJSON})
-    assert r.status_code == 400 and r.json()["field"] == "style.color"
+    assert r.status_code == 400 and r.json()["field"] == "properties.style.color"
 
 
 def test_the_public_gets_nothing(town, people):
