@@ -15,28 +15,18 @@ import os
 import shutil
 import subprocess
 import tempfile
-import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
+from databases import REPO, copy_demo, create_database, drop_database, make_reachable
 
 from civicgrid.testing import free_port, start_server
 
-__all__ = ["free_port", "start_server"]   # tests import both from here
 pytest_plugins = ["civicgrid.cases.fixtures", "jobs_fixtures"]
 
-REPO = Path(__file__).resolve().parents[1]
 DEMO_SCALE = float(os.environ.get("CIVICGRID_TEST_SCALE", "0.05"))
 DEMO_SEED = 7
-
-
-def make_reachable(path: Path) -> None:
-    """The server runs as `postgres` when we are root: let it reach a directory of ours."""
-    os.chmod(path, 0o755)
-    for parent in path.parents:
-        if parent.stat().st_mode & 0o001 == 0:
-            os.chmod(parent, parent.stat().st_mode | 0o011)
 
 
 @pytest.fixture(scope="session")
@@ -60,22 +50,6 @@ def pg():
 @pytest.fixture(scope="session")
 def pg_admin_url(pg) -> str:
     return f"postgresql://{pg.user}@127.0.0.1:{pg.port}/postgres"
-
-
-def create_database(admin_url: str, template: str | None = None) -> str:
-    name = f"t_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if template:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-        else:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    return admin_url.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_database(admin_url: str, url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -106,15 +80,6 @@ def demo_url(pg, pg_admin_url):
 
     get_settings.cache_clear()
     return url
-
-
-def copy_demo(admin_url: str) -> str:
-    """A private writable copy of the session's demo town (drop it with drop_database)."""
-    # a template must have no other connections while it is copied
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                     "WHERE datname = 'demo_template' AND pid <> pg_backend_pid()")
-    return create_database(admin_url, template="demo_template")
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ CST = timezone(timedelta(hours=8))
 
 @pytest.fixture(scope="module")
 def db(pg_admin_url):
-    from conftest import create_database, drop_database
+    from databases import create_database, drop_database
 
     from civicgrid.db import migrate
 

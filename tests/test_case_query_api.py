@@ -12,7 +12,7 @@ from civicgrid.testing import app_client
 
 @pytest.fixture(scope="module")
 def town(demo_url, pg_admin_url, tmp_path_factory):
-    from conftest import copy_demo, drop_database
+    from databases import copy_demo, drop_database
 
     url = copy_demo(pg_admin_url)
     try:

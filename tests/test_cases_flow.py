@@ -202,7 +202,7 @@ def test_deadlines_timers_overdue_and_overview(cases_client):
 
 def test_two_concurrent_actors_one_409(cases_client, pg):
     """Through a real `civicgrid serve` process: two dispatchers act on the same version at once."""
-    from conftest import start_server
+    from databases import start_server
 
     cc = cases_client
     case = cc.make_case()

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, free_port, make_reachable
+from databases import REPO, free_port, make_reachable
 
 CLI = [sys.executable, "-m", "civicgrid.cli"]
 
@@ -101,7 +101,7 @@ def test_unreachable_database_url_gives_one_clear_line():
 
 
 def test_existing_postgis_through_database_url(pg, pg_admin_url):
-    from conftest import create_database, drop_database
+    from databases import create_database, drop_database
 
     url = create_database(pg_admin_url)
     try:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from conftest import create_database, drop_database
+from databases import create_database, drop_database
 
 from civicgrid.codes import uscc_check_char
 from civicgrid.db import applied_migrations, connect, migrate, rollback

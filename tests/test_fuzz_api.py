@@ -18,7 +18,7 @@ SCHEMATHESIS_TIMEOUT_S = 150
 
 @pytest.fixture(scope="module")
 def fuzz_server(demo_url, pg_admin_url):
-    from conftest import copy_demo, drop_database
+    from databases import copy_demo, drop_database
 
     url = copy_demo(pg_admin_url)
     proc, base = start_server(url)

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from conftest import create_database, drop_database, start_server
+from databases import create_database, drop_database, start_server
 
 from civicgrid.security.testing import Credentials
 

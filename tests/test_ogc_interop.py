@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import create_database, drop_database, start_server
+from databases import create_database, drop_database, start_server
 
 from civicgrid.security.testing import Credentials
 

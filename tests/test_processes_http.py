@@ -30,7 +30,7 @@ def dispatcher_headers(url: str) -> dict:
 
 @pytest.fixture(scope="module")
 def town_url(pg_admin_url):
-    from conftest import create_database, drop_database
+    from databases import create_database, drop_database
 
     from civicgrid.db import migrate
 
@@ -49,7 +49,7 @@ def town_url(pg_admin_url):
 
 
 def serve(url):
-    from conftest import start_server
+    from databases import start_server
 
     return start_server(url)
 
@@ -146,7 +146,7 @@ def test_too_large_for_sync_is_a_400_that_says_go_async(town_url, tmp_path):
     cfg["resources"]["heatmap"]["processor"]["sync_limit"] = 3
     path = tmp_path / "pygeoapi-config.yml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
-    from conftest import start_server
+    from databases import start_server
 
     proc, base = start_server(town_url, {"CIVICGRID_PYGEOAPI_CONFIG": str(path)})
     try:

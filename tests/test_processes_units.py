@@ -89,7 +89,7 @@ def build_positions(conn, o1):
 
 @pytest.fixture(scope="module")
 def town(pg_admin_url):
-    from conftest import create_database, drop_database
+    from databases import create_database, drop_database
 
     from civicgrid.db import migrate
 

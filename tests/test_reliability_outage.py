@@ -21,7 +21,7 @@ RECOVERY_S = 5.0
 
 @pytest.fixture(scope="module")
 def private_cluster():
-    from conftest import make_reachable
+    from databases import make_reachable
 
     from civicgrid.db import migrate
     from civicgrid.db.cluster import Cluster

@@ -7,7 +7,7 @@ import sys
 
 import psycopg
 import pytest
-from conftest import REPO
+from databases import REPO
 
 from civicgrid.codes import uscc_check_char
 from civicgrid.db import connect, migrate

@@ -149,7 +149,7 @@ def test_anonymous_callers_own_nothing(m, db):
 
 @pytest.fixture(scope="module")
 def http(db):
-    from conftest import start_server
+    from databases import start_server
 
     from civicgrid.security.identity import add_user, create_key
 

@@ -27,7 +27,7 @@ COLLECTIONS = ("unit-grids", "urban-components", "officer-positions", "cases")
 
 @pytest.fixture(scope="module")
 def matrix_app(demo_url, pg_admin_url, tmp_path_factory):
-    from conftest import copy_demo, drop_database
+    from databases import copy_demo, drop_database
 
     url = copy_demo(pg_admin_url)
     try:

@@ -83,7 +83,7 @@ def build_town(url: str, components: int = 3000, seed: int = 1) -> dict:
 @pytest.fixture(scope="module")
 def town_template(pg_admin_url):
     """The small town, built once per module; tests get a fast template copy each."""
-    from conftest import create_database, drop_database
+    from databases import create_database, drop_database
 
     from civicgrid.db import migrate
 
@@ -96,7 +96,7 @@ def town_template(pg_admin_url):
 
 @pytest.fixture
 def town_db(town_template, pg_admin_url, monkeypatch):
-    from conftest import create_database, drop_database
+    from databases import create_database, drop_database
 
     url = create_database(pg_admin_url, template=town_template)
     monkeypatch.setenv("DATABASE_URL", url)

@@ -6,7 +6,7 @@ bar shows exactly the tools /api/auth/me gives it.
 from __future__ import annotations
 
 import pytest
-from conftest import ROLES, idle, open_map, shot
+from browser import ROLES, idle, open_map, shot
 from pyproj import Geod
 
 pytestmark = pytest.mark.browser

@@ -3,7 +3,7 @@ one flies there and highlights it."""
 from __future__ import annotations
 
 import pytest
-from conftest import open_map, shot
+from browser import open_map, shot
 
 pytestmark = pytest.mark.browser
 

@@ -13,7 +13,7 @@ import re
 
 import httpx
 import pytest
-from conftest import IDLE, idle, open_map, rendered, shot
+from browser import IDLE, idle, open_map, rendered, shot
 
 pytestmark = pytest.mark.browser
 
@@ -170,7 +170,7 @@ def test_login_page_names_the_wrong_field_and_logs_in(browser_page):
     page.wait_for_selector(".el-form-item__error")
     assert "密码错误" in page.inner_text(".el-form-item.is-error")
     page.problems.clear()    # the refused login (401) is logged by the browser: expected
-    from conftest import WEB_PASSWORD
+    from browser import WEB_PASSWORD
 
     page.fill("#login-form input[name=password]", WEB_PASSWORD)
     with page.expect_navigation():
