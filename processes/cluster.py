@@ -13,6 +13,7 @@ postgis engine stays as the reference the tests compare against.
 from __future__ import annotations
 
 import json
+import math
 from typing import Literal
 
 from psycopg import sql
@@ -45,9 +46,20 @@ class ClusterProcessor(CivicProcessor):
                             "schema": {"type": "object", "contentMediaType": "application/geo+json"}}}
     example = {"inputs": {"source": "cases", "eps": 50, "minpoints": 5, "start": "2026-01-01T00:00:00+08:00"}}
     sync_limit = 500_000
+    # neighbour pairs of the k-d tree (16 bytes each, several copies while labelling)
+    cost_limits = {"neighbour pairs": 20_000_000}
 
     def input_size(self, p: ClusterParams, conn) -> int:
         return estimate_rows(conn, p)
+
+    def cost(self, p: ClusterParams, conn) -> dict[str, tuple[int, str]]:
+        spec = SOURCES[p.source]
+        where = source_where(p, conn)
+        q = sql.SQL(load_sql(PACKAGE, "cluster_pairs.sql")).format(
+            point=sql.SQL(spec.point), table=sql.Identifier(spec.table), where=where.sql())
+        # metres per degree near 40° N (Renhe): 85 km of longitude, 111 km of latitude
+        row = conn.execute(q, {**where.params, "dx": p.eps / 85_000, "dy": p.eps / 111_000}).fetchone()
+        return {"neighbour pairs": (int(math.pi / 2 * int(row["squares"] - row["points"])), "eps")}
 
     def run(self, p: ClusterParams, conn):
         if p.engine == "grid":

@@ -171,3 +171,18 @@ def test_a_job_past_its_time_limit_in_python_fails(db, monkeypatch):
     assert time.monotonic() - t0 < 5
     status, message = _status(db, job_id)
     assert status == "failed" and "time limit of 1 s" in message
+
+
+def test_cluster_estimates_its_neighbour_pairs(db, monkeypatch):
+    from civicgrid.processes.cluster import ClusterProcessor
+
+    with connect(db) as conn:
+        small = ClusterProcessor().cost(ClusterProcessor.Params.model_validate({"eps": 10}), conn)
+        large = ClusterProcessor().cost(ClusterProcessor.Params.model_validate({"eps": 2000}), conn)
+    # six cases 10 m apart: every pair within 2 km (15), few within 10 m
+    assert small["neighbour pairs"][0] < large["neighbour pairs"][0]
+    assert 10 <= large["neighbour pairs"][0] <= 60
+    monkeypatch.setattr(ClusterProcessor, "cost_limits", {"neighbour pairs": 5})
+    with pytest.raises(TooCostly) as err:
+        manager(db).execute_process("cluster", {"eps": 2000})
+    assert err.value.field == "eps" and "neighbour pairs" in err.value.message
