@@ -42,7 +42,7 @@ from starlette.routing import Mount, Route
 from civicgrid.db.errors import translate
 from civicgrid.errors import InvalidInput, NotFound, SetupError, UnsupportedMediaType
 from civicgrid.inputs import loads
-from civicgrid.layers import features, tiles
+from civicgrid.layers import features, tiles, vendor
 from civicgrid.layers.collections import COLLECTIONS, PROVIDER, Collection, pygeoapi_resources
 from civicgrid.settings import get_settings
 from civicgrid.state import app_state
@@ -179,6 +179,8 @@ def resolve_config(raw: dict, active: dict[str, Collection]) -> dict:
     cfg = json.loads(json.dumps(raw))
     cfg["server"]["url"] = settings.public_url + "/ogc"
     cfg["server"].setdefault("templates", {})
+    # our copies of the templates that load scripts from CDNs (layers/templates, assets at /ogc/vendor)
+    cfg["server"]["templates"].setdefault("path", str(vendor.TEMPLATES))
     ours = [rid for rid, res in cfg.get("resources", {}).items()
             if res.get("type") == "collection"
             and any(p.get("name") == PROVIDER for p in res.get("providers", []))]
@@ -472,6 +474,7 @@ def mount(routes: list, state) -> None:
         Route("/collections/{collection_id}/queryables", queryables, methods=["GET"]),
         Route("/processes/{process_id}/execution", execution, methods=["POST"]),
         *tiles.routes,
+        Mount("/vendor", app=vendor.VendorFiles()),
     ]
     static = Mount("/static", app=app.APP.routes[0].app) if app.APP.routes else None
     inner = ours + ([static] if static else []) + list(app.api_routes)
