@@ -391,7 +391,11 @@ class PostgresJobManager(BaseManager):
                       "status": (JobStatus.accepted if is_async else JobStatus.running).value,
                       "message": "Job accepted and ready for execution", "progress": 0, "parameters": clean})
         if is_async:
-            self.dispatch()
+            # the job is committed before the slots are looked at, and a runner looks at the queue
+            # after letting go of its slot: either that runner or a new one takes the job
+            with _db(self.url) as conn:
+                if busy_slots(conn) < settings.job_concurrency:
+                    self.dispatch()
             headers = {"Preference-Applied": RequestedProcessExecutionMode.respond_async.value}
             return job_id, "application/json", None, JobStatus.accepted, headers
         mimetype, outputs, status = run_job(processor, job_id, clean, self.url, settings.process_time_limit)

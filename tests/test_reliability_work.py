@@ -71,7 +71,7 @@ def _running(url) -> int:
 def test_async_jobs_queue_with_at_most_two_running(db):
     m = manager(db)
     ids = [m.execute_process("heatmap", {"source": "cases", "cell_size": 100 + k}, execution_mode=ASYNC)[0]
-           for k in range(12)]
+           for k in range(20)]
     most, done = 0, False
     deadline = time.monotonic() + 120
     while not done and time.monotonic() < deadline:
