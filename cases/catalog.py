@@ -4,6 +4,7 @@ The catalogs are small and change only by migration: the app state caches them (
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from civicgrid.errors import InvalidInput
 
@@ -63,18 +64,25 @@ class Catalog:
 KIND_NAMES = {"matter": "事项", "component": "部件"}
 
 
+@lru_cache(maxsize=4096)
+def spell(name: str) -> tuple[str, str]:
+    """(full pinyin, initials) of a name; pypinyin is slow and the catalog's names change only by migration."""
+    from pypinyin import Style, lazy_pinyin
+
+    return ("".join(lazy_pinyin(name, errors="ignore")),
+            "".join(lazy_pinyin(name, style=Style.FIRST_LETTER, errors="ignore")))
+
+
 def tree(conn) -> list[dict]:
     """GET /api/catalog: kind → major class → class, each node with its pinyin and initials so the
     page can filter the tree by 井盖, jinggai or jg. A node's `code` is the prefix the case list's
     `category` filter takes (a major class selects all its classes)."""
-    from pypinyin import Style, lazy_pinyin
-
     from civicgrid.db import load_sql
 
     def node(code, name, kind, cases=0, children=None):
+        pinyin, initials = spell(name)
         out = {"key": f"{kind}:{code}", "code": code, "name": name, "kind": kind, "cases": cases,
-               "pinyin": "".join(lazy_pinyin(name, errors="ignore")),
-               "initials": "".join(lazy_pinyin(name, style=Style.FIRST_LETTER, errors="ignore"))}
+               "pinyin": pinyin, "initials": initials}
         if children is not None:
             out["children"] = children
         return out

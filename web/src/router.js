@@ -5,6 +5,8 @@ const routes = [
     {path: '/', name: 'map', component: () => import('./features/map/MapPage.vue'), meta: {title: '一张图'}},
     {path: '/login', name: 'login', component: () => import('./features/login/LoginPage.vue'),
         meta: {title: '登录', bare: true}},
+    {path: '/cases/:id(\\d+)', name: 'case-detail', component: () => import('./features/cases/CaseDetailPage.vue'),
+        meta: {title: '案件详情'}},
     {path: '/:rest(.*)*', name: 'not-found', component: () => import('./features/misc/NotFound.vue'),
         meta: {title: '页面不存在'}},
 ];

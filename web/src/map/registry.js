@@ -11,6 +11,14 @@ import town from './layers/town.js';
 import unitGrids from './layers/unitGrids.js';
 import measure from './tools/measure.js';
 import search from './tools/search.js';
+import caseQuery from './tools/caseQuery.js';
+import clusters from './tools/clusters.js';
+import exportTool from './tools/export.js';
+import heatmap from './tools/heatmap.js';
+import hotspots from './tools/hotspots.js';
+import identify from './tools/identify.js';
+import query from './tools/query.js';
+import thematic from './tools/thematic.js';
 
 export const layerGroups = [
     basemap,
@@ -26,4 +34,12 @@ export const layerGroups = [
 export const tools = [
     measure,
     search,
+    identify,
+    query,
+    caseQuery,
+    heatmap,
+    clusters,
+    hotspots,
+    thematic,
+    exportTool,
 ];
