@@ -8,6 +8,10 @@ import {createPinia} from 'pinia';
 import {createApp} from 'vue';
 
 import App from './App.vue';
+import {bootData} from './map/boot.js';
 import {router} from './router.js';
+
+// the map page is the usual first page: its data is on the way while the code starts
+if (location.pathname === '/') bootData();
 
 createApp(App).use(createPinia()).use(router).mount('#app');

@@ -41,3 +41,17 @@ describe('units', () => {
         expect(formatArea(2_000_000)).toBe('2,000,000.0 平方米 · 3,000.00 亩 · 2.0000 平方千米');
     });
 });
+
+describe('arrow heads', async () => {
+    const {arrowHead} = await import('../src/lib/arrow.js');
+    it('points at the last node, sized from the last segment', () => {
+        const head = arrowHead([[116.6, 40.1], [116.601, 40.1]]);
+        const ring = head.coordinates[0];
+        expect(ring[0]).toEqual([116.601, 40.1]);
+        expect(ring.at(-1)).toEqual(ring[0]);
+        // the base lies behind the tip, one quarter of the ~85 m segment back
+        const backLon = (ring[1][0] + ring[2][0]) / 2;
+        expect(distance([backLon, 40.1], [116.601, 40.1])).toBeCloseTo(85.2 * 0.25, 0);
+        expect(arrowHead([[116.6, 40.1]])).toBeNull();
+    });
+});

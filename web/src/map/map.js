@@ -30,6 +30,8 @@ export function createMap(container, {style, bounds, center = [116.65, 40.13], z
         style,
         ...(bounds ? {bounds, fitBoundsOptions: {padding: 24}} : {center, zoom}),
         maxZoom: 19,
+        // labels appear at once: a fade keeps software-rendered maps repainting for no information
+        fadeDuration: 0,
         localIdeographFontFamily: LOCAL_FONTS,
         attributionControl: {compact: true, customAttribution: '仁和镇综合执法指挥中心 · 底图与影像由本系统数据生成'},
         locale: MAP_LOCALE,

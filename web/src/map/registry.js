@@ -10,6 +10,7 @@ import pois from './layers/pois.js';
 import town from './layers/town.js';
 import unitGrids from './layers/unitGrids.js';
 import measure from './tools/measure.js';
+import plot from './tools/plot.js';
 import search from './tools/search.js';
 import caseQuery from './tools/caseQuery.js';
 import clusters from './tools/clusters.js';
@@ -33,6 +34,7 @@ export const layerGroups = [
 
 export const tools = [
     measure,
+    plot,
     search,
     identify,
     query,

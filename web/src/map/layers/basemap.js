@@ -1,6 +1,6 @@
 // 底图: the vector basemap drawn from our own tiles (/ogc/tiles) and the imagery (影像) PMTiles
 // archive read with range requests. Not a layer of the tree: the basemap switch shows one or the other.
-import {FONT, ogcBase, slot} from './common.js';
+import {FONT, ogcBase, slot, tileOptions} from './common.js';
 
 export const VECTOR_BASE = ['landuse', 'road-casing', 'road', 'road-label'];
 export const IMAGERY_BASE = ['imagery'];
@@ -11,7 +11,8 @@ export default {
     basemap: true,
     title: '底图',
     sources: () => ({
-        basemap: {type: 'vector', url: `${ogcBase()}/tiles/WebMercatorQuad`},
+        basemap: {type: 'vector', tiles: [`${ogcBase()}/tiles/WebMercatorQuad/{z}/{y}/{x}`], minzoom: 8, maxzoom: 18,
+            ...(tileOptions.bounds ? {bounds: tileOptions.bounds} : {})},
         imagery: {type: 'raster', url: `pmtiles://${location.origin}/basemap/imagery.pmtiles`, tileSize: 256},
     }),
     layers: [

@@ -15,8 +15,14 @@ export function ogcBase() {
     return `${location.origin}/ogc`;
 }
 
-export function tileSource(collection) {
-    return {type: 'vector', url: `${ogcBase()}/collections/${collection}/tiles/WebMercatorQuad`};
+// The OGC API Tiles template written out (rather than the TileJSON url) saves MapLibre one round
+// trip per source before the first tile; `bounds` (the town's, set by the map page) keeps it from
+// asking for empty tiles around the town.
+export const tileOptions = {bounds: undefined};
+
+export function tileSource(collection, {minzoom = 8, maxzoom = 22} = {}) {
+    return {type: 'vector', tiles: [`${ogcBase()}/collections/${collection}/tiles/WebMercatorQuad/{z}/{y}/{x}`],
+        minzoom, maxzoom, ...(tileOptions.bounds ? {bounds: tileOptions.bounds} : {})};
 }
 
 export const CLUSTER_RADIUS = ['interpolate', ['linear'], ['get', 'count'], 1, 4, 50, 9, 500, 15, 3000, 20];

@@ -12,7 +12,8 @@ export default {
     title: '网格员位置',
     folder: '人员',
     visible: true,
-    sources: () => ({[ID]: {type: 'geojson', data: {type: 'FeatureCollection', features: []}}}),
+    // loaded by MapLibre's worker with the tiles, then refreshed
+    sources: () => ({[ID]: {type: 'geojson', data: `${ogcBase()}/collections/${ID}/items?f=json&limit=1000`}}),
     layers: [
         slot('overlay', {id: 'officers-point', type: 'circle', source: ID, paint: {
             'circle-radius': 6, 'circle-color': ['case', ['get', 'active'], '#0a7d3b', '#8a8a8a'],
@@ -33,8 +34,7 @@ export default {
             const response = await fetch(`${ogcBase()}/collections/${ID}/items?f=json&limit=1000`);
             if (response.ok) map.getSource(ID)?.setData(await response.json());
         };
-        const ready = refresh();
         const timer = setInterval(refresh, REFRESH_MS);
-        return {ready, stop: () => clearInterval(timer)};
+        return {ready: Promise.resolve(), stop: () => clearInterval(timer)};
     },
 };

@@ -7,9 +7,11 @@ export default {
     title: '单元网格',
     folder: '基础地理',
     visible: true,
-    sources: () => ({'unit-grids': tileSource('unit-grids')}),
+    sources: () => ({'unit-grids': tileSource('unit-grids', {minzoom: 10})}),
     layers: [
-        slot('area', {id: 'unit-grids-fill', type: 'fill', source: 'unit-grids', 'source-layer': 'unit-grids', minzoom: 13,
+        // the (nearly clear) fill is there to be clicked; below 14 the cells are too small to aim at,
+        // and leaving it out spares the first load thousands of triangulated polygons
+        slot('area', {id: 'unit-grids-fill', type: 'fill', source: 'unit-grids', 'source-layer': 'unit-grids', minzoom: 14,
             paint: {'fill-color': '#6a51a3', 'fill-opacity': 0.02}}),
         slot('area-line', {id: 'unit-grids-line', type: 'line', source: 'unit-grids', 'source-layer': 'unit-grids', minzoom: 12,
             paint: {'line-color': '#6a51a3', 'line-opacity': 0.45,
