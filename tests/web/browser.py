@@ -22,7 +22,8 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 def open_map(page, path: str = "/") -> None:
     page.goto(path)
-    page.wait_for_function("document.body.dataset.ready === '1'", timeout=60_000)
+    # generous: the machine's two cores may be shared with other test sessions
+    page.wait_for_function("document.body.dataset.ready === '1'", timeout=120_000)
     page.evaluate(IDLE)
 
 
