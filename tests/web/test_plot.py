@@ -5,7 +5,7 @@ collection."""
 from __future__ import annotations
 
 import pytest
-from conftest import idle, open_map, shot
+from browser import idle, open_map, shot
 
 pytestmark = pytest.mark.browser
 
