@@ -42,6 +42,7 @@ PARTS = (
     "civicgrid.security.api",
     "civicgrid.search.api",
     "civicgrid.layers.plans",
+    "civicgrid.officers.api",
     "civicgrid.openapi",
     "civicgrid.layers.ogc",
     "civicgrid.web.site",

@@ -44,7 +44,16 @@ class Settings(BaseSettings):
         description="the public base URL used in OGC API links; `https://…` also marks the session cookie Secure",
         json_schema_extra={"shown": "`http://HOST:PORT`"})
     timer_interval: float = Field(15.0, ge=0.5, le=3600,
-                                  description="seconds between runs of the case-timer worker inside `serve`")
+                                  description="seconds between runs of the case-timer worker inside `serve` "
+                                              "(the geofence scan too, which also runs on each new position)")
+    geofence_minutes: float = Field(10.0, ge=0.5, le=480,
+                                    description="an officer outside his responsibility grids during a shift for longer "
+                                                "than this many minutes raises a geofence alert (电子围栏)")
+    geofence_tolerance_m: float = Field(20.0, ge=0, le=500,
+                                        description="metres outside the grid still counted as inside (GPS jitter)")
+    officer_offline_minutes: float = Field(5.0, ge=0.5, le=1440,
+                                           description="an officer whose last position is older than this many minutes "
+                                                       "is shown offline (离线)")
     pygeoapi_config: Path = Field(REPO_ROOT / "pygeoapi-config.yml",
                                   description="the pygeoapi configuration published at `/ogc`",
                                   json_schema_extra={"shown": "`./pygeoapi-config.yml`"})

@@ -5,10 +5,11 @@ Shared rules (metres in EPSG:4548):
   duty only add up intervals that are not gaps;
 - a stop (驻留) is a run of fixes that stay within `stop_radius` metres of the run's first fix for
   at least `stop_minutes` (stay-point detection, Li et al. 2008);
-- patrol-coverage: the fence (电子围栏) of an officer is the union of the responsibility grids
-  assigned to them, widened by `fence_tolerance` metres against GPS jitter; a breach runs from
-  the first fix outside to the next fix inside (or to the last outside fix before a gap or the
-  end of the day).
+- the fence (电子围栏) of an officer is the union of the responsibility grids assigned to them,
+  widened by `fence_tolerance` metres against GPS jitter; a breach (patrol-coverage) or an
+  out-of-grid stretch (track) runs from the first fix outside to the next fix inside (or to the
+  last outside fix before a gap or the end of the window). The live alerts on the same fence are
+  the database's geofence_scan (db/migrations/0870_geofence.sql).
 """
 from __future__ import annotations
 
@@ -52,6 +53,7 @@ class MovementParams(Params):
 class TrackParams(MovementParams):
     officer: int = Field(..., ge=1, description="officer id")
     tolerance: float = Field(5, ge=0, le=200, description="simplification tolerance in metres (0: keep every fix)")
+    fence_tolerance: float = Field(20, ge=0, le=500, description="metres outside the grid still counted as inside")
 
 
 class CoverageParams(MovementParams):
@@ -89,6 +91,25 @@ def movement_totals(t: np.ndarray, x: np.ndarray, y: np.ndarray, gap_seconds: fl
     return {"distance_m": float(step[ok].sum()), "on_duty_s": float(dt[ok].sum()), "gaps": gaps}
 
 
+def outside_runs(t: np.ndarray, inside: np.ndarray, gap_seconds: float) -> list[tuple[int, int, int]]:
+    """(first, last, end) index of each run of fixes outside the fence; a run breaks at a gap and
+    ends at the next inside fix when that follows without a gap (else at its own last fix)."""
+    out = []
+    n = len(t)
+    a = 0
+    while a < n:
+        if inside[a]:
+            a += 1
+            continue
+        b = a
+        while b + 1 < n and not inside[b + 1] and t[b + 1] - t[b] <= gap_seconds:
+            b += 1
+        end = b + 1 if b + 1 < n and inside[b + 1] and t[b + 1] - t[b] <= gap_seconds else b
+        out.append((a, b, end))
+        a = b + 1
+    return out
+
+
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
@@ -100,7 +121,8 @@ class TrackProcessor(CivicProcessor):
                    "en": "One officer's positions for a window, simplified for playback, with stops, gaps and totals"}
     keywords = ["track", "轨迹回放", "stay points"]
     Params = TrackParams
-    outputs = {"track": {"title": "Track", "description": "GeoJSON: the simplified track (with a time per vertex) and the stops",
+    outputs = {"track": {"title": "Track", "description": "GeoJSON: the simplified track (with a time per vertex), the stops, "
+                                                     "the gaps and the stretches outside the assigned grid, with totals",
                          "schema": {"type": "object", "contentMediaType": "application/geo+json"}}}
     example = {"inputs": {"officer": 1, "start": "2026-03-02T08:00:00+08:00", "end": "2026-03-02T18:00:00+08:00"}}
 
@@ -110,8 +132,9 @@ class TrackProcessor(CivicProcessor):
         with conn.cursor(row_factory=tuple_row) as cur:
             cur.execute(load_sql(PACKAGE, "track_positions.sql"), {"officer": p.officer, "start": p.start, "end": p.end})
             rows = cur.fetchall()
-        arr = np.asarray(rows, dtype=float).reshape(-1, 5)      # epoch, x, y, lon, lat
+        arr = np.asarray(rows, dtype=float).reshape(-1, 6)      # epoch, x, y, lon, lat, metres outside the fence
         t, x, y = arr[:, 0], arr[:, 1], arr[:, 2]
+        has_fence = bool(rows) and not np.isnan(arr[:, 5]).all()
         gap_s = p.gap_minutes * 60
         totals = movement_totals(t, x, y, gap_s)
         # segments between gaps, each simplified in EPSG:4548 keeping the time of every kept vertex
@@ -139,14 +162,36 @@ class TrackProcessor(CivicProcessor):
                                                               round(float(arr[i:j + 1, 4].mean()), 7)]},
                 "properties": {"kind": "stop", "from": _iso(t[i]), "to": _iso(t[j]), "minutes": round((t[j] - t[i]) / 60, 1),
                                "fixes": j - i + 1}})
+        lonlat = lambda i: [round(float(arr[i, 3]), 7), round(float(arr[i, 4]), 7)]
         gaps = [{"from": _iso(t[a]), "to": _iso(t[b]), "minutes": round((t[b] - t[a]) / 60, 1)} for a, b in totals["gaps"]]
+        for k, ((a, b), gap) in enumerate(zip(totals["gaps"], gaps)):
+            # the straight line the signal skipped (信号中断), drawn dashed by the page
+            features.append({"type": "Feature", "id": f"gap-{k + 1}",
+                             "geometry": {"type": "LineString", "coordinates": [lonlat(a), lonlat(b)]},
+                             "properties": {"kind": "gap", **gap}})
+        outside = []
+        if has_fence:
+            inside = arr[:, 5] <= p.fence_tolerance
+            for k, (a, b, e) in enumerate(outside_runs(t, inside, gap_s)):
+                # from the last fix inside (when it leads without a gap) to the first fix back inside
+                a0 = a - 1 if a > 0 and inside[a - 1] and t[a] - t[a - 1] <= gap_s else a
+                coords = [lonlat(i) for i in range(a0, e + 1)]
+                props = {"kind": "outside", "from": _iso(t[a]), "to": _iso(t[e]), "minutes": round((t[e] - t[a]) / 60, 1),
+                         "max_distance_m": round(float(arr[a:b + 1, 5].max()), 1), "fixes": b - a + 1}
+                outside.append(props)
+                features.append({"type": "Feature", "id": f"outside-{k + 1}",
+                                 "geometry": {"type": "LineString", "coordinates": coords if len(coords) > 1 else coords * 2},
+                                 "properties": props})
         doc = {"type": "FeatureCollection", "features": features, "gaps": gaps,
                "totals": {"positions": int(len(t)), "vertices": sum(len(s) for s in segments),
                           "distance_m": round(totals["distance_m"], 1),
                           "duration_minutes": round((t[-1] - t[0]) / 60, 1) if len(t) else 0.0,
                           "on_duty_minutes": round(totals["on_duty_s"] / 60, 1),
                           "stops": len(stops), "stop_minutes": round(sum((t[j] - t[i]) / 60 for i, j in stops), 1),
-                          "gaps": len(gaps)}}
+                          "gaps": len(gaps), "gap_minutes": round(sum(g["minutes"] for g in gaps), 1),
+                          "outside": len(outside) if has_fence else None,
+                          "outside_minutes": round(sum(o["minutes"] for o in outside), 1) if has_fence else None,
+                          "start": _iso(t[0]) if len(t) else None, "end": _iso(t[-1]) if len(t) else None}}
         return "application/geo+json", json.dumps(doc, ensure_ascii=False)
 
 
@@ -195,19 +240,8 @@ class PatrolCoverageProcessor(CivicProcessor):
             totals = movement_totals(t, x, y, gap_s)
             breaches = []
             if g is not None:
-                a = 0
-                n = len(t)
-                while a < n:
-                    if inside[a]:
-                        a += 1
-                        continue
-                    b = a
-                    while b + 1 < n and not inside[b + 1] and t[b + 1] - t[b] <= gap_s:
-                        b += 1
-                    # ends at the next inside fix when it follows without a gap
-                    end_i = b + 1 if b + 1 < n and inside[b + 1] and t[b + 1] - t[b] <= gap_s else b
-                    breaches.append({"from": _iso(t[a]), "to": _iso(t[end_i]), "minutes": round((t[end_i] - t[a]) / 60, 1)})
-                    a = b + 1
+                breaches = [{"from": _iso(t[a]), "to": _iso(t[e]), "minutes": round((t[e] - t[a]) / 60, 1)}
+                            for a, _, e in outside_runs(t, inside, gap_s)]
             stops = stay_points(t, x, y, p.stop_radius, stop_s, gap_s)
             members = g["unit_grids"] if g else 0
             out.append({

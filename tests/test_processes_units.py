@@ -487,6 +487,18 @@ def test_track(conn, town):
                                             ["2026-03-02T01:00:00Z", "2026-03-02T01:05:00Z", "2026-03-02T01:08:00Z"]]
     _, raw = run(TrackProcessor(), conn, {"officer": town["officers"][0], "tolerance": 0, **WINDOW})
     assert raw["totals"]["vertices"] == 30
+    # what the playback draws: the gap as a dashed line, the stretch outside the grid (as the
+    # patrol-coverage breach: 09:02 → 09:06) from the last fix inside to the first one back
+    gap = next(f for f in doc["features"] if f["properties"]["kind"] == "gap")
+    assert gap["geometry"]["type"] == "LineString" and gap["properties"]["minutes"] == 40.0
+    out = [f for f in doc["features"] if f["properties"]["kind"] == "outside"]
+    assert [(o["properties"]["from"], o["properties"]["to"], o["properties"]["minutes"]) for o in out] == [
+        ("2026-03-02T01:02:00Z", "2026-03-02T01:06:00Z", 4.0)]
+    assert len(out[0]["geometry"]["coordinates"]) == 6 and out[0]["properties"]["max_distance_m"] > 20
+    assert (t["outside"], t["outside_minutes"], t["gap_minutes"]) == (1, 4.0, 40.0)
+    assert (t["start"], t["end"]) == ("2026-03-02T00:00:00Z", "2026-03-02T01:08:00Z")
+    _, wide = run(TrackProcessor(), conn, {"officer": town["officers"][0], "fence_tolerance": 100, **WINDOW})
+    assert wide["totals"]["outside_minutes"] == 3.0
 
 
 def test_track_unknown_officer(conn):

@@ -1,0 +1,10 @@
+DROP FUNCTION IF EXISTS geofence_scan(double precision, double precision, timestamptz, interval, boolean);
+DROP TRIGGER IF EXISTS officer_position_notify ON officer_position;
+DROP FUNCTION IF EXISTS officer_position_inserted();
+DROP TABLE IF EXISTS geofence_state;
+DROP TABLE IF EXISTS geofence_alert;
+DROP FUNCTION IF EXISTS geofence_alert_changed();
+DROP FUNCTION IF EXISTS geofence_alert_touch();
+DROP TABLE IF EXISTS geofence_end_reason;
+DROP FUNCTION IF EXISTS duty_shift_at(timestamptz);
+DROP TABLE IF EXISTS duty_shift;
