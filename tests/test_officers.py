@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
+from conftest import copy_demo, drop_database, start_server  # at import: tests/web/conftest.py takes the name later
 
 from civicgrid.db import connect
 from civicgrid.security.testing import Credentials
@@ -27,8 +28,6 @@ TOLERANCE = 20      # CIVICGRID_GEOFENCE_TOLERANCE_M
 
 @pytest.fixture(scope="module")
 def town(demo_url, pg_admin_url):
-    from conftest import copy_demo, drop_database, start_server
-
     url = copy_demo(pg_admin_url)
     with connect(url) as conn:
         conn.execute("UPDATE duty_shift SET active = false")
@@ -256,3 +255,17 @@ def test_shifts_bound_the_excursions(demo_copy):
     assert [(x["officer_id"], x["shift_code"], x["end_reason"]) for x in rows] == [(b, "am", "shift_end")]
     assert rows[0]["ended_at"] == datetime.fromisoformat("2026-11-21T12:00:00+08:00")
     assert rows[0]["last_seen_at"] == datetime.fromisoformat("2026-11-21T11:59:30+08:00")
+
+
+def test_scan_from_the_command_line(demo_copy):
+    import os
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": demo_copy, "CIVICGRID_GEOFENCE_MINUTES": "3"}
+    done = subprocess.run([sys.executable, "-m", "civicgrid.cli", "officers", "scan", "--hours", str(24 * 60)],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    fixes, raised = (int(w) for w in done.stdout.split()[0:6:3])
+    with connect(demo_copy) as conn:
+        count = conn.execute("SELECT count(*) AS n FROM geofence_alert WHERE raised_at IS NOT NULL").fetchone()["n"]
+    assert fixes > 10000 and raised == count

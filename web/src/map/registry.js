@@ -9,16 +9,19 @@ import officers from './layers/officers.js';
 import pois from './layers/pois.js';
 import town from './layers/town.js';
 import unitGrids from './layers/unitGrids.js';
-import measure from './tools/measure.js';
-import plot from './tools/plot.js';
-import search from './tools/search.js';
 import caseQuery from './tools/caseQuery.js';
 import clusters from './tools/clusters.js';
 import exportTool from './tools/export.js';
+import geofence from './tools/geofence.js';
 import heatmap from './tools/heatmap.js';
 import hotspots from './tools/hotspots.js';
 import identify from './tools/identify.js';
+import measure from './tools/measure.js';
+import officersTool from './tools/officers.js';
+import playback from './tools/playback.js';
+import plot from './tools/plot.js';
 import query from './tools/query.js';
+import search from './tools/search.js';
 import thematic from './tools/thematic.js';
 
 export const layerGroups = [
@@ -44,4 +47,7 @@ export const tools = [
     hotspots,
     thematic,
     exportTool,
+    officersTool,
+    playback,
+    geofence,
 ];
