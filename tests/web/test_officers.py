@@ -9,12 +9,11 @@ conftest.py use this module's `live_server`.
 from __future__ import annotations
 
 import subprocess
-import uuid
 from datetime import timedelta
 
-import psycopg
 import pytest
-from conftest import idle, open_map, rendered, shot
+from browser import idle, open_map, rendered, shot
+from databases import copy_demo, drop_database
 
 from civicgrid.db import connect
 from civicgrid.testing import start_server
@@ -24,21 +23,14 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def town_url(demo_url, web_users, pg_admin_url):
-    # a copy of the session's demo town, made after web_users so it has the web.<role> users
-    name = f"t_officers_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                      "WHERE datname = 'demo_template' AND pid <> pg_backend_pid()")
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "demo_template"')
-    url = pg_admin_url.rsplit("/", 1)[0] + "/" + name
+    url = copy_demo(pg_admin_url)      # after web_users: the copy has the web.<role> users
     with connect(url) as conn:
         conn.execute("UPDATE duty_shift SET active = false")
         conn.execute("INSERT INTO duty_shift (code, name, starts, ends) SELECT 'test', '测试班次', "
                      "(now() AT TIME ZONE 'Asia/Shanghai' - interval '3 hours')::time, "
                      "(now() AT TIME ZONE 'Asia/Shanghai' + interval '3 hours')::time")
     yield url
-    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_database(pg_admin_url, url)
 
 
 @pytest.fixture(scope="module")

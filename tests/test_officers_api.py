@@ -17,10 +17,11 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
-from conftest import copy_demo, drop_database, start_server  # at import: tests/web/conftest.py takes the name later
+from databases import copy_demo, drop_database
 
 from civicgrid.db import connect
 from civicgrid.security.testing import Credentials
+from civicgrid.testing import start_server
 
 MINUTES = 10        # CIVICGRID_GEOFENCE_MINUTES (the default)
 TOLERANCE = 20      # CIVICGRID_GEOFENCE_TOLERANCE_M
