@@ -12,7 +12,7 @@ import subprocess
 from datetime import timedelta
 
 import pytest
-from browser import idle, open_map, rendered, shot
+from browser import idle, open_map, shot
 from databases import copy_demo, drop_database
 
 from civicgrid.db import connect
@@ -44,6 +44,13 @@ def live_server(town_url):
         proc.kill()
 
 
+def drawn(page, layers: list[str], timeout: float = 30_000) -> None:
+    """Wait until the layers show something (a GeoJSON source is parsed in a worker: the map may
+    still be idle from before the data was set)."""
+    page.wait_for_function("layers => window.__civicgrid.map.queryRenderedFeatures({layers}).length > 0",
+                           arg=layers, timeout=timeout)
+
+
 def open_tool(page, tool: str) -> None:
     page.click(f"#tool-bar [data-tool='{tool}']")
     page.wait_for_selector(f".tool-panel[data-panel='{tool}']")
@@ -65,8 +72,7 @@ def test_officers_list_search_and_fly(browser_page, town_url):
     assert all(first["name"] in t for t in page.locator(".officer-row .officer-name").all_inner_texts())
     row.click()
     page.wait_for_function("window.__civicgrid.map.getZoom() >= 16.9 && !window.__civicgrid.map.isMoving()")
-    idle(page)
-    assert rendered(page, ["officers-point"]) >= 1
+    drawn(page, ["officers-point"])
     shot(page, "officers_list")
     assert page.problems == [] and page.outside == []
 
@@ -84,9 +90,8 @@ def test_playback_runs_to_the_end_and_shows_the_stops(browser_page, town_url):
     stops = page.locator(".pb-stop").count()
     assert stops > 0 and f"{stops} 次" in page.inner_text(".pb-stop-count")
     assert "千米" in page.inner_text(".pb-distance") or "米" in page.inner_text(".pb-distance")
-    idle(page)
-    assert rendered(page, ["pb-track-line"]) > 0 and rendered(page, ["pb-stops-circle"]) > 0
-    assert rendered(page, ["pb-track-arrows"]) > 0
+    for layers in (["pb-track-line"], ["pb-stops-circle"], ["pb-track-arrows"]):
+        drawn(page, layers)
     # play (300×: the day takes half a minute), pause on the way, then on to the end at 3600×
     start = page.evaluate("window.__civicgrid.playback.t.value")
     page.click(".pb-play")
