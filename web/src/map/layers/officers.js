@@ -15,8 +15,7 @@ export default {
     title: '网格员位置',
     folder: '人员',
     visible: true,
-    // loaded by MapLibre's worker with the tiles, then refreshed
-    sources: () => ({[ID]: {type: 'geojson', data: `${ogcBase()}/collections/${ID}/items?f=json&limit=1000`}}),
+    sources: () => ({[ID]: {type: 'geojson', data: {type: 'FeatureCollection', features: []}}}),
     layers: [
         slot('overlay', {id: 'officers-alert', type: 'circle', source: ID, filter: ['==', ['get', 'alert'], true], paint: {
             'circle-radius': 14, 'circle-color': 'rgba(214, 48, 49, 0.25)',
