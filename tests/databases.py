@@ -6,14 +6,16 @@ finds whichever conftest pytest loaded last, so tests import from here (and test
 from __future__ import annotations
 
 import os
+import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 
-from civicgrid.testing import free_port, start_server
+from civicgrid.testing import app_client, free_port, start_server
 
-__all__ = ["REPO", "copy_demo", "create_database", "drop_database", "free_port", "make_reachable",
+__all__ = ["REPO", "copy_demo", "create_database", "demo_app", "drop_database", "free_port", "make_reachable",
            "start_server"]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,8 +47,26 @@ def drop_database(admin_url: str, url: str) -> None:
 
 def copy_demo(admin_url: str) -> str:
     """A private writable copy of the session's demo town (drop it with drop_database)."""
-    # a template must have no other connections while it is copied
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                     "WHERE datname = 'demo_template' AND pid <> pg_backend_pid()")
-    return create_database(admin_url, template="demo_template")
+    # a template must have no other connections while it is copied; the session's live server
+    # reconnects at once (its health probe), so terminate and copy again until the copy wins
+    for attempt in range(20):
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE datname = 'demo_template' AND pid <> pg_backend_pid()")
+        try:
+            return create_database(admin_url, template="demo_template")
+        except psycopg.errors.ObjectInUse:
+            if attempt == 19:
+                raise
+            time.sleep(0.05)
+
+
+@contextmanager
+def demo_app(admin_url: str, files_dir, **client_kwargs):
+    """The app in process (civicgrid.testing.app_client) on a private copy of the demo town, dropped after."""
+    url = copy_demo(admin_url)
+    try:
+        with app_client(url, files_dir, **client_kwargs) as client:
+            yield client
+    finally:
+        drop_database(admin_url, url)

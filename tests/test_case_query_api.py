@@ -6,21 +6,14 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from civicgrid.security.testing import Credentials
-from civicgrid.testing import app_client
-
 
 @pytest.fixture(scope="module")
 def town(demo_url, pg_admin_url, tmp_path_factory):
-    from databases import copy_demo, drop_database
+    from databases import demo_app
 
-    url = copy_demo(pg_admin_url)
-    try:
-        with app_client(url, tmp_path_factory.mktemp("case-query")) as client:
-            client.who = Credentials(url).headers("dispatcher")
-            yield client
-    finally:
-        drop_database(pg_admin_url, url)
+    with demo_app(pg_admin_url, tmp_path_factory.mktemp("case-query")) as client:
+        client.who = client.creds.headers("dispatcher")
+        yield client
 
 
 def sql_count(town, where: str, params=()) -> int:

@@ -4,19 +4,14 @@ from __future__ import annotations
 import pytest
 
 from civicgrid.layers.collections import COLLECTIONS
-from civicgrid.testing import app_client
 
 
 @pytest.fixture(scope="module")
 def town(demo_url, pg_admin_url, tmp_path_factory):
-    from databases import copy_demo, drop_database
+    from databases import demo_app
 
-    url = copy_demo(pg_admin_url)
-    try:
-        with app_client(url, tmp_path_factory.mktemp("labels")) as client:
-            yield client
-    finally:
-        drop_database(pg_admin_url, url)
+    with demo_app(pg_admin_url, tmp_path_factory.mktemp("labels")) as client:
+        yield client
 
 
 def test_labels_name_every_code(town):

@@ -5,19 +5,14 @@ from __future__ import annotations
 import pytest
 
 from civicgrid.db import connect
-from civicgrid.testing import app_client
 
 
 @pytest.fixture(scope="module")
 def town(demo_url, pg_admin_url, tmp_path_factory):
-    from databases import copy_demo, drop_database
+    from databases import demo_app
 
-    url = copy_demo(pg_admin_url)
-    try:
-        with app_client(url, tmp_path_factory.mktemp("search")) as client:
-            yield client
-    finally:
-        drop_database(pg_admin_url, url)
+    with demo_app(pg_admin_url, tmp_path_factory.mktemp("search")) as client:
+        yield client
 
 
 def find(town, q, role="public", department=None, **params):

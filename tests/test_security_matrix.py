@@ -14,7 +14,6 @@ import pytest
 
 from civicgrid.security import policy as policy_mod
 from civicgrid.security.access import match, route_table
-from civicgrid.testing import app_client
 
 ROLES = sorted(policy_mod.ROLE_CODES)
 PLACEHOLDERS = {"id": "999999", "action": "file", "code": "NOPE", "sha": "0" * 64, "fmt": "json",
@@ -27,14 +26,10 @@ COLLECTIONS = ("unit-grids", "urban-components", "officer-positions", "cases")
 
 @pytest.fixture(scope="module")
 def matrix_app(demo_url, pg_admin_url, tmp_path_factory):
-    from databases import copy_demo, drop_database
+    from databases import demo_app
 
-    url = copy_demo(pg_admin_url)
-    try:
-        with app_client(url, tmp_path_factory.mktemp("matrix"), raise_server_exceptions=False) as client:
-            yield client.app, client, client.creds
-    finally:
-        drop_database(pg_admin_url, url)
+    with demo_app(pg_admin_url, tmp_path_factory.mktemp("matrix"), raise_server_exceptions=False) as client:
+        yield client.app, client, client.creds
 
 
 def _cells(app):

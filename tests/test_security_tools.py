@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from civicgrid.security import policy as policy_mod
-from civicgrid.testing import app_client
 
 ALL = ["measure", "plot", "search", "identify", "query", "case_query", "heatmap", "clusters", "hotspots",
        "thematic", "officers", "playback", "geofence", "export"]
@@ -23,14 +22,10 @@ TOOLS = {
 
 @pytest.fixture(scope="module")
 def town(demo_url, pg_admin_url, tmp_path_factory):
-    from databases import copy_demo, drop_database
+    from databases import demo_app
 
-    url = copy_demo(pg_admin_url)
-    try:
-        with app_client(url, tmp_path_factory.mktemp("tools")) as client:
-            yield client
-    finally:
-        drop_database(pg_admin_url, url)
+    with demo_app(pg_admin_url, tmp_path_factory.mktemp("tools")) as client:
+        yield client
 
 
 def test_every_contract_tool_has_a_rule():
