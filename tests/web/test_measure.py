@@ -96,11 +96,15 @@ def test_tool_bar_shows_exactly_the_tools_of_the_role(browser_page, role):
     page = browser_page(role)
     page.goto("/")
     page.wait_for_function("window.__civicgrid?.session?.loaded && window.__civicgrid.registry")
-    page.wait_for_timeout(100)
     given = set(page.request.get("/api/auth/me").json()["tools"])
     registered = page.evaluate("window.__civicgrid.registry.tools.map(t => [t.id, t.placement ?? 'bar'])")
     bar = {t for t, place in registered if place == "bar"}
     top = {t for t, place in registered if place == "topbar"}
+    # top-bar tools are components loaded on demand: wait until as many as expected are drawn
+    page.wait_for_function("([b, t]) => document.querySelectorAll('#tool-bar [data-tool]').length >= b"
+                           " && document.querySelectorAll('.top-tools [data-tool]').length >= t",
+                           arg=[len(given & bar), len(given & top)], timeout=15_000)
+    page.wait_for_timeout(100)   # and nothing more than expected comes after
     shown = set(page.eval_on_selector_all("#tool-bar [data-tool]", "els => els.map(e => e.dataset.tool)"))
     shown_top = set(page.eval_on_selector_all(".top-tools [data-tool]", "els => els.map(e => e.dataset.tool)"))
     assert shown == given & bar
