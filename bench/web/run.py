@@ -12,6 +12,9 @@ officers' positions), alternating, `--rounds` times; medians printed.
   fetched, each gzipped (level 6) here, so both pages are counted the same way
 - search p50/p95: GET /api/search from the page (fetch, as the search box does) over queries from the
   town (POI names, prefixes, pinyin initials, addresses, community names), after one warm-up round
+- polygon query p50/p95: what the 查询 tool sends for a drawn area — OGC API Features items of
+  urban-components with a CQL2 `S_INTERSECTS` polygon (≈ 500 m squares around random components,
+  limit 1000), fetched from the page, after one warm-up round
 Targets: idle ≤ 4 s, first-load JS ≤ 700 KB gzip, search p95 ≤ 50 ms.
 """
 from __future__ import annotations
@@ -142,6 +145,35 @@ def search_latencies(browser, base: str, queries: list[str]) -> list[float]:
         context.close()
 
 
+def polygon_latencies(browser, base: str, polygons: list[str]) -> list[float]:
+    context = browser.new_context(base_url=base)
+    try:
+        context.request.post("/api/auth/login", data={"username": USER, "password": PASSWORD})
+        page = context.new_page()
+        page.goto("/api/health")
+        script = """async ps => { const out = [];
+            for (const wkt of ps) { const t = performance.now();
+                const q = new URLSearchParams({filter: 'S_INTERSECTS(geometry, ' + wkt + ')',
+                                               'filter-lang': 'cql2-text', limit: '1000'});
+                const r = await fetch('/ogc/collections/urban-components/items?' + q); await r.json();
+                out.push(performance.now() - t); }
+            return out; }"""
+        page.evaluate(script, polygons)         # warm-up
+        return page.evaluate(script, polygons)
+    finally:
+        context.close()
+
+
+def town_polygons(url: str, n: int = 30, half_m: float = 250) -> list[str]:
+    """≈ 500 m squares (as WKT in lon/lat) centred on components picked at random."""
+    with connect(url) as conn:
+        rows = conn.execute("SELECT ST_X(p) AS x, ST_Y(p) AS y FROM (SELECT ST_PointOnSurface(geom) AS p FROM component"
+                            " TABLESAMPLE SYSTEM (5) REPEATABLE (1) LIMIT %s) s", [n]).fetchall()
+    dx, dy = half_m / 85_000, half_m / 111_000          # degrees at 40° N
+    return [f"POLYGON(({r['x'] - dx} {r['y'] - dy},{r['x'] + dx} {r['y'] - dy},{r['x'] + dx} {r['y'] + dy},"
+            f"{r['x'] - dx} {r['y'] + dy},{r['x'] - dx} {r['y'] - dy}))" for r in rows]
+
+
 def town_queries(url: str, n: int = 60) -> list[str]:
     rng = random.Random(1)
     with connect(url) as conn:
@@ -170,6 +202,7 @@ def main() -> int:
     url = get_settings().dsn
     ensure_user(url)
     queries = town_queries(url)
+    polygons = town_polygons(url)
     proc, base = start_server(url)
     try:
         with sync_playwright() as p:
@@ -180,6 +213,7 @@ def main() -> int:
                 for which in (("app", "baseline") if i % 2 == 0 else ("baseline", "app")):
                     runs[which].append(load_once(browser, base, which))
             latencies = search_latencies(browser, base, queries)
+            polygon_ms = polygon_latencies(browser, base, polygons)
             browser.close()
     finally:
         proc.terminate()
@@ -203,4 +237,7 @@ def main() -> int:
     print(f"targets: idle ≤ 4 s ({'met' if app_idle <= 4 else 'MISSED'}), first-load JS ≤ 700 KB gzip "
           f"({'met' if app_js <= 700 else 'MISSED'}), search p95 ≤ 50 ms ({'met' if p95 <= 50 else 'MISSED'}); "
           f"{len(latencies)} search queries")
+    q95 = statistics.quantiles(polygon_ms, n=20)[18]
+    print(f"polygon query (查询, S_INTERSECTS ≈ 500 m square, urban-components, limit 1000): "
+          f"p50 {statistics.median(polygon_ms):.1f} ms, p95 {q95:.1f} ms over {len(polygon_ms)} polygons")
     return 0
