@@ -26,7 +26,7 @@ import random
 import statistics
 import subprocess
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from civicgrid.db import connect
 from civicgrid.security.identity import add_user
@@ -128,40 +128,31 @@ def load_once(browser, base: str, which: str) -> dict:
         context.close()
 
 
-def search_latencies(browser, base: str, queries: list[str]) -> list[float]:
+def fetch_latencies(browser, base: str, urls: list[str]) -> list[float]:
+    """Milliseconds per GET from a logged-in page (as the app's fetches), after one warm-up round."""
     context = browser.new_context(base_url=base)
     try:
         context.request.post("/api/auth/login", data={"username": USER, "password": PASSWORD})
         page = context.new_page()
         page.goto("/api/health")
-        script = """async qs => { const out = [];
-            for (const q of qs) { const t = performance.now();
-                const r = await fetch('/api/search?q=' + encodeURIComponent(q) + '&limit=10'); await r.json();
+        script = """async urls => { const out = [];
+            for (const u of urls) { const t = performance.now(); const r = await fetch(u); await r.json();
                 out.push(performance.now() - t); }
             return out; }"""
-        page.evaluate(script, queries)          # warm-up
-        return page.evaluate(script, queries)
+        page.evaluate(script, urls)             # warm-up
+        return page.evaluate(script, urls)
     finally:
         context.close()
 
 
-def polygon_latencies(browser, base: str, polygons: list[str]) -> list[float]:
-    context = browser.new_context(base_url=base)
-    try:
-        context.request.post("/api/auth/login", data={"username": USER, "password": PASSWORD})
-        page = context.new_page()
-        page.goto("/api/health")
-        script = """async ps => { const out = [];
-            for (const wkt of ps) { const t = performance.now();
-                const q = new URLSearchParams({filter: 'S_INTERSECTS(geometry, ' + wkt + ')',
-                                               'filter-lang': 'cql2-text', limit: '1000'});
-                const r = await fetch('/ogc/collections/urban-components/items?' + q); await r.json();
-                out.push(performance.now() - t); }
-            return out; }"""
-        page.evaluate(script, polygons)         # warm-up
-        return page.evaluate(script, polygons)
-    finally:
-        context.close()
+def search_urls(queries: list[str]) -> list[str]:
+    return ["/api/search?" + urlencode({"q": q, "limit": 10}) for q in queries]
+
+
+def polygon_urls(polygons: list[str]) -> list[str]:
+    """What the 查询 tool sends for a drawn area."""
+    return ["/ogc/collections/urban-components/items?" + urlencode(
+        {"filter": f"S_INTERSECTS(geometry, {wkt})", "filter-lang": "cql2-text", "limit": 1000}) for wkt in polygons]
 
 
 def town_polygons(url: str, n: int = 30, half_m: float = 250) -> list[str]:
@@ -212,8 +203,8 @@ def main() -> int:
             for i in range(args.rounds):
                 for which in (("app", "baseline") if i % 2 == 0 else ("baseline", "app")):
                     runs[which].append(load_once(browser, base, which))
-            latencies = search_latencies(browser, base, queries)
-            polygon_ms = polygon_latencies(browser, base, polygons)
+            latencies = fetch_latencies(browser, base, search_urls(queries))
+            polygon_ms = fetch_latencies(browser, base, polygon_urls(polygons))
             browser.close()
     finally:
         proc.terminate()
