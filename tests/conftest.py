@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import psycopg
 import pytest
-from databases import REPO, copy_demo, create_database, drop_database, make_reachable
+from databases import REPO, copy_demo, create_database, drop_database, make_reachable, serving
 
-from civicgrid.testing import free_port, start_server
+from civicgrid.testing import free_port
 
 pytest_plugins = ["civicgrid.cases.fixtures", "jobs_fixtures"]
 
@@ -99,13 +98,8 @@ def conn(demo_copy):
 
 @pytest.fixture(scope="session")
 def live_server(demo_url):
-    proc, base = start_server(demo_url)
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with serving(demo_url) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ finds whichever conftest pytest loaded last, so tests import from here (and test
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 import uuid
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ import psycopg
 from civicgrid.testing import app_client, free_port, start_server
 
 __all__ = ["REPO", "copy_demo", "create_database", "demo_app", "drop_database", "free_port", "make_reachable",
-           "start_server"]
+           "serving", "start_server"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -70,3 +71,17 @@ def demo_app(admin_url: str, files_dir, **client_kwargs):
             yield client
     finally:
         drop_database(admin_url, url)
+
+
+@contextmanager
+def serving(url: str):
+    """`civicgrid serve` in a subprocess against `url`: yields its base URL, stopped after."""
+    proc, base = start_server(url)
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -8,15 +8,13 @@ conftest.py use this module's `live_server`.
 """
 from __future__ import annotations
 
-import subprocess
 from datetime import timedelta
 
 import pytest
 from browser import idle, open_map, shot
-from databases import copy_demo, drop_database
+from databases import copy_demo, drop_database, serving
 
 from civicgrid.db import connect
-from civicgrid.testing import start_server
 
 pytestmark = pytest.mark.browser
 
@@ -35,13 +33,8 @@ def town_url(demo_url, web_users, pg_admin_url):
 
 @pytest.fixture(scope="module")
 def live_server(town_url):
-    proc, base = start_server(town_url)
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with serving(town_url) as base:
+        yield base
 
 
 def drawn(page, layers: list[str], timeout: float = 30_000) -> None:
