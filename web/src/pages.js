@@ -1,0 +1,19 @@
+// The app's pages besides the map (lazy routes): one line per page — the only shared edit when adding one.
+// Each entry: {path, name, title, component, action?, menu?, bar?, bare?}
+//   action  the /api/auth/me `actions` entry the caller needs to see the page in the menu (the server
+//           still decides every request; a page without `action` is shown to everyone)
+//   menu    the menu group (业务 / 分析 / 数据 / 管理); pages without it are reached by links only
+//   bar     also shown as a link in the top bar on wide screens (the few pages used all day)
+//   bare    no top bar (login, the public reporting page)
+export const pages = [
+    {path: '/login', name: 'login', title: '登录', bare: true, component: () => import('./features/login/LoginPage.vue')},
+    {path: '/cases/:id(\\d+)', name: 'case-detail', title: '案件详情', component: () => import('./features/cases/CaseDetailPage.vue')},
+];
+
+export const MENU_GROUPS = ['业务', '分析', '数据', '管理'];
+
+// pages the caller may open from the menu, by group, in the order listed above
+export function menuFor(session) {
+    const visible = pages.filter(p => p.menu && (!p.action || session.may(p.action)));
+    return MENU_GROUPS.map(group => ({group, pages: visible.filter(p => p.menu === group)})).filter(g => g.pages.length);
+}
