@@ -2,6 +2,7 @@
 
 Intake: POST /cases (JSON, or multipart with a `payload` JSON field and photo files `photos`,
 `photos_before`, `photos_after`, `snapshot`; header Idempotency-Key). Transitions:
+GET /cases/{id}/actions (what the caller may do, with forms),
 POST /cases/{id}/actions/{action} with {"version", "comment", "data", "photos"} (or multipart).
 Views: /cases, /cases/{id}, /cases/{id}/timeline, /cases/overdue, /cases/overview,
 /departments/{code}/queue, /officers/{id}/tasks. Attachments: POST /attachments, GET /attachments/{sha256}.
@@ -18,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from civicgrid.cases import attachments, catalog, engine, intake, open311, views
+from civicgrid.cases import attachments, catalog, engine, forms, intake, open311, views
 from civicgrid.cases import query as case_query
 from civicgrid.cases import workflow as wfmod
 from civicgrid.cases.roles import Actor, current_actor
@@ -138,6 +139,14 @@ async def get_case(request: Request) -> JSONResponse:
     state = app_state(request)
     out = await _run(_with_conn, state, views.case_detail, request.path_params["id"], actor, state.cases)
     return JSONResponse(out, headers={"ETag": f'"{out.get("version")}"'} if "version" in out else None)
+
+
+async def get_actions(request: Request) -> JSONResponse:
+    """办理: what this caller may do to the case now, each action with its form (cases/forms.py)."""
+    actor = current_actor()
+    state = app_state(request)
+    out = await _run(_with_conn, state, forms.case_actions, request.path_params["id"], actor, state.cases)
+    return JSONResponse(out, headers={"ETag": f'"{out["version"]}"'})
 
 
 async def get_timeline(request: Request) -> JSONResponse:
@@ -327,6 +336,7 @@ routes = [
     Route("/cases/overview", overview, methods=["GET"]),
     Route("/cases/{id:int}", get_case, methods=["GET"]),
     Route("/cases/{id:int}/timeline", get_timeline, methods=["GET"]),
+    Route("/cases/{id:int}/actions", get_actions, methods=["GET"]),
     Route("/cases/{id:int}/actions/{action}", case_action, methods=["POST"]),
     Route("/departments/{code}/queue", department_queue, methods=["GET"]),
     Route("/officers/{id:int}/tasks", officer_tasks, methods=["GET"]),

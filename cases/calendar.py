@@ -133,3 +133,43 @@ def deadline_from(cal: WorkCalendar, start: datetime, deadline: datetime) -> dic
 def iso(value):
     """Datetimes as ISO 8601 text (event data, answers); anything else as it is."""
     return value.isoformat() if isinstance(value, datetime) else value
+
+
+class WorkClock:
+    """Signed working time from now to many deadlines at once (an inbox of a thousand cases): whole
+    days come from a per-day prefix sum of working minutes, only the two partial days are walked."""
+
+    def __init__(self, cal: WorkCalendar, now: datetime):
+        self.cal, self.now = cal, now
+        self._base: date | None = None
+        self._prefix: list[float] = []
+
+    def _cumulative(self, day: date) -> float:
+        """Working minutes of the whole days from the table's first day up to (not including) `day`."""
+        if self._base is None or day < self._base:
+            # start a month before today (or at the oldest deadline asked): later days extend it
+            self._base = min(day, self.now.astimezone(self.cal.tz).date() - timedelta(days=30))
+            self._prefix = [0.0]
+        need = (day - self._base).days
+        while len(self._prefix) <= need:
+            d = self._base + timedelta(days=len(self._prefix) - 1)
+            self._prefix.append(self._prefix[-1] + (self.cal.day_minutes if self.cal.is_workday(d) else 0.0))
+        return self._prefix[need]
+
+    def _minutes(self, a: datetime, b: datetime) -> float:
+        da, db = a.astimezone(self.cal.tz).date(), b.astimezone(self.cal.tz).date()
+        if (db - da).days < 2:
+            return self.cal.working_minutes(a, b)
+        first_end = datetime.combine(da + timedelta(days=1), time(0), self.cal.tz)
+        last_start = datetime.combine(db, time(0), self.cal.tz)
+        whole_from = self._cumulative(da + timedelta(days=1))   # the earlier day first: it may move the table's start
+        whole = self._cumulative(db) - whole_from
+        return self.cal.working_minutes(a, first_end) + whole + self.cal.working_minutes(last_start, b)
+
+    def remaining_seconds(self, deadline: datetime | None) -> int | None:
+        """Working seconds left until `deadline`; negative once it has passed (how far over, in working time)."""
+        if deadline is None:
+            return None
+        if deadline >= self.now:
+            return round(self._minutes(self.now, deadline) * 60)
+        return -round(self._minutes(deadline, self.now) * 60)

@@ -2,11 +2,12 @@
 tasks, the overdue list and the leaders' overview. Public callers only ever see public fields."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from psycopg import sql
 
 from civicgrid.cases.cache import CasesCache
+from civicgrid.cases.calendar import WorkClock
 from civicgrid.cases.roles import Actor
 from civicgrid.db import load_sql
 from civicgrid.errors import NotFound
@@ -14,7 +15,7 @@ from civicgrid.errors import NotFound
 PUBLIC_FIELDS = ("id", "case_number", "channel", "standard", "category_kind", "category_code", "category_name",
                  "urgency", "workflow", "state", "state_name", "is_closed", "community_code", "unit_grid_code",
                  "department_code", "reported_at", "closed_at", "step_deadline_at", "sla_color", "lon", "lat",
-                 "duplicate_of")
+                 "duplicate_of", "remaining_work_seconds")
 PACKAGE = "civicgrid.cases"
 
 
@@ -31,7 +32,14 @@ def jsonable(row: dict) -> dict:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
 
 
-def _decorate(conn, row: dict, actor: Actor, cache: CasesCache) -> dict:
+def _clock(conn, cache: CasesCache) -> WorkClock:
+    return WorkClock(cache.calendar(conn), datetime.now(timezone.utc))
+
+
+def _decorate(conn, row: dict, actor: Actor, cache: CasesCache, clock: WorkClock | None = None) -> dict:
+    # 剩余时限 in working time (the calendar's holidays respected), so pages need no calendar of their own
+    row["remaining_work_seconds"] = None if row["is_closed"] or clock is None else \
+        clock.remaining_seconds(row["step_deadline_at"])
     try:
         wf = cache.workflows.get(conn, row["workflow"], row["workflow_version"] or 1)
         row["state_name"] = wf.state_name(row["state"])
@@ -48,9 +56,11 @@ def case_detail(conn, case_id: int, actor: Actor, cache: CasesCache, with_timeli
     row = conn.execute(query, {"id": case_id, "limit": 1}).fetchone()
     if row is None:
         raise NotFound(f"case {case_id} not found", field="id")
-    duplicates, merged = row.pop("duplicates"), row.pop("merged_here")
-    out = _decorate(conn, row, actor, cache)
+    duplicates, merged, photos = row.pop("duplicates"), row.pop("merged_here"), row.pop("photos")
+    out = _decorate(conn, row, actor, cache, _clock(conn, cache))
     out["duplicates"], out["merged_here"] = duplicates, merged
+    if actor.is_staff:
+        out["photos"] = photos
     if actor.is_staff and with_timeline:
         out["timeline"] = timeline(conn, case_id)
     return out
@@ -75,7 +85,8 @@ def _states_for(conn, role: str, cache: CasesCache) -> list[tuple[str, str]]:
 def _listing(conn, where: sql.Composable, params: dict, actor: Actor, cache: CasesCache, limit: int,
              order: str = "c.step_deadline_at NULLS LAST, c.id") -> list[dict]:
     rows = conn.execute(_case_list(where, order), {**params, "limit": limit}).fetchall()
-    return [_decorate(conn, r, actor, cache) for r in rows]
+    clock = _clock(conn, cache)
+    return [_decorate(conn, r, actor, cache, clock) for r in rows]
 
 
 def department_queue(conn, department_code: str, actor: Actor, cache: CasesCache, limit: int = 200) -> list[dict]:
@@ -105,7 +116,8 @@ def list_cases(conn, actor: Actor, cache: CasesCache, where: sql.Composable, par
         params = {**params, "offset": offset}
     query = _case_list(where, order)
     rows = conn.execute(query, {**params, "limit": limit}).fetchall()
-    return [_decorate(conn, r, actor, cache) for r in rows], total
+    clock = _clock(conn, cache)
+    return [_decorate(conn, r, actor, cache, clock) for r in rows], total
 
 
 def overview(conn) -> dict:

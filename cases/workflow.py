@@ -90,7 +90,9 @@ SCHEMA: dict[str, Any] = {
                     "fields": {"type": "object", "additionalProperties": {
                         "type": "object", "additionalProperties": False,
                         "properties": {"required": {"type": "boolean"}, "type": {"enum": list(FIELD_TYPES)},
-                                       "enum": {"type": "array", "minItems": 1}, "label": {"type": "string"}}}},
+                                       "enum": {"type": "array", "minItems": 1}, "label": {"type": "string"},
+                                       # the Chinese names of the enum's values, for the action's form
+                                       "names": {"type": "object", "additionalProperties": {"type": "string"}}}}},
                     "guard": {"type": "string", "minLength": 1, "maxLength": 500},
                     "auto": {"type": "boolean"},
                     "effects": {"type": "array", "items": {

@@ -1,0 +1,101 @@
+"""GET /api/cases/{id}/actions: exactly the transitions the case's workflow version allows this caller
+in this state, with forms built from the definition; remaining working time; a stale version refused."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from civicgrid.cases import testing
+from civicgrid.cases.calendar import WorkCalendar, WorkClock
+
+
+def actions(cc, case_id, role, user=None, **binding):
+    r = cc.client.get(f"/api/cases/{case_id}/actions", headers=cc.headers(role, user, **binding))
+    assert r.status_code == 200, r.text
+    assert r.headers["etag"] == f'"{r.json()["version"]}"'
+    return r.json()
+
+
+def names(answer):
+    return [a["action"] for a in answer["actions"]]
+
+
+def field(action, name):
+    return next(f for f in action["fields"] if f["name"] == name)
+
+
+def test_actions_follow_state_role_and_guard(cases_client):
+    cc = cases_client
+    cid = cc.make_case()["id"]
+    # reported: the shift leader files (the guard on the case holds), the operator sends to verify or merges
+    sl = actions(cc, cid, "shift_leader")
+    assert sl["state"] == "reported" and sl["state_name"] == "信息收集/待受理" and sl["version"] == 1
+    assert set(names(sl)) == {"send_verify", "file", "cancel", "merge"}   # locate: the case has a place
+    assert set(names(actions(cc, cid, "intake_operator"))) == {"send_verify", "merge"}
+    assert names(actions(cc, cid, "department_handler")) == []
+    cancel = next(a for a in sl["actions"] if a["action"] == "cancel")
+    assert cancel["to"] == "cancelled" and cancel["to_name"] == "作废" and cancel["role"] == "shift_leader"
+    assert field(cancel, "comment") == {"name": "comment", "label": "办理意见", "type": "text", "required": True}
+    merge = next(a for a in sl["actions"] if a["action"] == "merge")
+    assert field(merge, "data.duplicate_of")["label"] == "合并到案件" and field(merge, "data.duplicate_of")["required"]
+    assert sl["remaining_work_seconds"] is not None
+
+    filed = cc.act(cid, "file", "shift_leader").json()
+    # dispatch: the department field offers every active department, the rule's suggestion preselected
+    dp = actions(cc, cid, "dispatcher")
+    assert dp["version"] == filed["version"] and names(dp) == ["dispatch", "urge"]
+    dept = field(dp["actions"][0], "data.department_code")
+    assert dept["type"] == "department" and dept["suggested"] == testing.DEPT_ENFORCE == dept["default"]
+    assert {o["value"] for o in dept["options"]} >= {testing.DEPT_ENFORCE, testing.DEPT_MUNICIPAL}
+    assert "supervise" in names(actions(cc, cid, "leader"))
+
+    cc.act(cid, "dispatch", "dispatcher")
+    handler = actions(cc, cid, "department_handler", department=testing.DEPT_ENFORCE)
+    assert set(names(handler)) == {"return", "feedback", "postpone_request"}
+    feedback = next(a for a in handler["actions"] if a["action"] == "feedback")
+    assert [f["name"] for f in feedback["fields"]] == ["photos", "comment"]
+    assert field(feedback, "photos") == {"name": "photos", "label": "照片", "type": "photos", "required": True, "min": 1}
+    postpone = next(a for a in handler["actions"] if a["action"] == "postpone_request")
+    extend = field(postpone, "data.extend")
+    assert extend["label"] == "延期时长" and extend["type"] == "duration" and extend["required"] and extend["options"]
+    # 延期批准 is offered only while a request is pending (a guard on the case), 申请 only while none is
+    assert "postpone_approve" not in names(actions(cc, cid, "shift_leader"))
+    cc.act(cid, "postpone_request", "department_handler", comment="需要采购材料", data={"extend": "2d"})
+    assert "postpone_approve" in names(actions(cc, cid, "shift_leader"))
+    assert "postpone_request" not in names(actions(cc, cid, "department_handler", department=testing.DEPT_ENFORCE))
+
+    cc.act(cid, "feedback", "department_handler", comment="已清理", photos=[cc.upload(3)])
+    officer = actions(cc, cid, "grid_officer", "GO-001")
+    assert set(names(officer)) == {"check_pass", "rework"}     # the verdict decides: offered, the guard checks it
+    verdict = field(next(a for a in officer["actions"] if a["action"] == "check_pass"), "data.verdict")
+    assert verdict["type"] == "select" and verdict["options"] == [
+        {"value": "fixed", "label": "已处置到位"}, {"value": "not_fixed", "label": "未处置到位"}]
+
+    # a stale version: the POST is refused with the version named, the answer says to reload
+    stale = cc.act(cid, "check_pass", "grid_officer", "GO-001", version=officer["version"] - 1, data={"verdict": "fixed"})
+    assert stale.status_code == 409 and stale.json()["field"] == "version" and "reload" in stale.json()["description"]
+    cc.act(cid, "check_pass", "grid_officer", "GO-001", data={"verdict": "fixed"})
+    done = actions(cc, cid, "shift_leader")
+    assert done["is_closed"] and done["actions"] == [] and done["remaining_work_seconds"] is None
+
+    # the case page: photos before/after, actor names in the timeline, remaining working time
+    detail = cc.client.get(f"/api/cases/{cid}", headers=cc.headers("leader")).json()
+    assert [p["kind"] for p in detail["photos"]] == ["after"] and detail["photos"][0]["action"] == "feedback"
+    assert all("actor_name" in e for e in detail["timeline"])
+    # someone else's case: not found, as for the other views
+    other = cc.make_case(lon=116.635, lat=40.105, category_code="01001")
+    r = cc.client.get(f"/api/cases/{other['id']}/actions",
+                      headers=cc.headers("department_handler", department=testing.DEPT_ENFORCE))
+    assert r.status_code == 404
+
+
+def test_work_clock_counts_working_time_only():
+    cal = WorkCalendar()
+    tz = cal.tz
+    # the eve of the National Day holidays: a week of days off lies between now and the deadline
+    now = datetime(2026, 9, 30, 16, 30, tzinfo=tz)
+    clock = WorkClock(cal, now)
+    deadline = datetime(2026, 10, 8, 9, 30, tzinfo=tz)     # the first working day after the holidays
+    assert clock.remaining_seconds(deadline) == round(cal.working_minutes(now, deadline) * 60) == (60 + 60) * 60
+    past = now - timedelta(days=40)
+    assert clock.remaining_seconds(past) == -round(cal.working_minutes(past, now) * 60)
+    assert clock.remaining_seconds(now.astimezone(timezone.utc)) == 0
