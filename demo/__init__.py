@@ -119,6 +119,8 @@ class _Loader:
         with conn.transaction():
             conn.execute("SELECT set_config('civicgrid.actor', 'demo-loader', true)")
             conn.execute("SELECT set_config('civicgrid.purge', 'on', true)")
+            # the demo's history is no news for the district platform (no outbox rows)
+            conn.execute("SELECT set_config('civicgrid.outbox', 'off', true)")
             present = [r["t"] for r in conn.execute(
                 "SELECT t FROM unnest(%s::text[]) t WHERE to_regclass(t) IS NOT NULL", [list(DATA_TABLES)])]
             conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
