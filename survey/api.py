@@ -12,6 +12,16 @@ GET  /api/survey/coverage            coverage of the live layer (JSON)
 GET  /api/survey/export?format=&crs=&standard=&class=   the live layer as a file
 GET  /api/survey/catalog-mapping[?unmapped=true&standard=]
 
+The web workspace (survey/workspace.py):
+GET  /api/survey/batches/{name}/rows?problems=&check=&limit=   the rows as GeoJSON, with their state
+GET  /api/survey/batches/{name}/rows/{id}              one row (id: its number in the file) with all its checks
+PATCH /api/survey/batches/{name}/rows/{id}             {attrs: {GLBJMC: …, LXDM: …}, geometry, note} → correct, re-check
+POST /api/survey/batches/{name}/check                  run the checks again
+GET  /api/survey/batches/{name}/corrections            what was corrected, by whom, when
+GET  /api/survey/batches/{name}/report.xlsx | report.html   the report as a file (HTML in one file)
+GET  /api/survey/coverage/grids?standard=&class=       components per unit grid (choropleth) as GeoJSON
+GET  /api/survey/changes?batch=&since=&until=          a published batch's new/moved/changed components
+
 Jobs run in a worker thread of the serving process; their state lives in survey_job (PostgreSQL),
 so a client can poll any worker. The upload is kept under CIVICGRID_DATA_DIR/uploads until read.
 """
@@ -45,7 +55,9 @@ def _json(data, status: int = 200) -> JSONResponse:
 
 
 def _actor(request: Request) -> str:
-    return request.headers.get("x-civicgrid-user") or "api"
+    from civicgrid.security.principal import current_principal
+
+    return current_principal().user
 
 
 class UploadOptions(BaseModel):
@@ -207,6 +219,118 @@ async def catalog_mapping(request: Request) -> JSONResponse:
     return _json(await asyncio.to_thread(service.catalog_mapping))
 
 
+# ---------------------------------------------------------------- the web workspace
+
+def _flag(request: Request, name: str) -> bool:
+    value = request.query_params.get(name, "false").lower()
+    if value not in ("1", "0", "true", "false", "yes", "no"):
+        raise InvalidInput(f"{name} must be true or false", field=name)
+    return value in ("1", "true", "yes")
+
+
+async def rows(request: Request) -> JSONResponse:
+    from civicgrid.survey.workspace import rows_geojson
+
+    q = request.query_params
+    check = q.get("check") or None
+    if check is not None and len(check) > 40:
+        raise InvalidInput("check: a check code such as grid_mismatch", field="check")
+    return _json(await asyncio.to_thread(rows_geojson, request.path_params["name"], problems=_flag(request, "problems"),
+                                         check=check, limit=_int(request, "limit", 5000, 1, 50000)))
+
+
+async def row(request: Request) -> JSONResponse:
+    from civicgrid.survey.workspace import get_row
+
+    return _json(await asyncio.to_thread(get_row, request.path_params["name"], request.path_params["id"]))
+
+
+class Correction(BaseModel):
+    attrs: dict[str, str | None] = Field(default_factory=dict, max_length=40)
+    geometry: dict | None = None
+    note: str | None = Field(default=None, max_length=500)
+
+
+async def correct(request: Request) -> JSONResponse:
+    from civicgrid.survey.workspace import correct_row
+
+    body = await read_model(request, Correction)
+    return _json(await asyncio.to_thread(correct_row, request.path_params["name"], request.path_params["id"],
+                                         attrs=body.attrs, geometry=body.geometry, note=body.note,
+                                         actor=_actor(request)))
+
+
+async def check(request: Request) -> JSONResponse:
+    from civicgrid.survey.workspace import recheck
+
+    return _json(await asyncio.to_thread(recheck, request.path_params["name"]))
+
+
+async def corrections(request: Request) -> JSONResponse:
+    from civicgrid.survey.workspace import list_corrections
+
+    return _json(await asyncio.to_thread(list_corrections, request.path_params["name"]))
+
+
+def _download_name(name: str, ext: str) -> dict:
+    return {"Content-Disposition": f'attachment; filename="survey-report-{name}.{ext}"'}
+
+
+async def report_xlsx(request: Request):
+    from starlette.responses import Response
+
+    from civicgrid.survey.report import build_report, write_xlsx
+
+    name = request.path_params["name"]
+
+    def build() -> bytes:
+        with tempfile.TemporaryDirectory(prefix="civicgrid-report-") as tmp:
+            return write_xlsx(build_report(name), Path(tmp) / "report.xlsx").read_bytes()
+
+    return Response(await asyncio.to_thread(build), headers=_download_name(name, "xlsx"),
+                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+async def report_html(request: Request):
+    from starlette.responses import HTMLResponse
+
+    from civicgrid.survey.report import standalone_html
+
+    name = request.path_params["name"]
+    page = await asyncio.to_thread(standalone_html, name)
+    headers = _download_name(name, "html") if _flag(request, "download") else {}
+    return HTMLResponse(page, headers=headers)
+
+
+async def coverage_grids(request: Request) -> JSONResponse:
+    from civicgrid.survey.workspace import coverage_geojson
+
+    q = request.query_params
+    type_code = q.get("class") or None
+    if type_code is not None and not type_code.isdigit():
+        raise InvalidInput("class: a component class code (digits)", field="class")
+    return _json(await asyncio.to_thread(coverage_geojson, standard=q.get("standard") or None, type_code=type_code))
+
+
+def _when(request: Request, name: str):
+    from datetime import datetime
+
+    value = request.query_params.get(name)
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"{name}: an ISO 8601 date or time (2026-12-01T08:00:00+08:00)", field=name) from None
+
+
+async def changes(request: Request) -> JSONResponse:
+    from civicgrid.survey.workspace import changes_geojson
+
+    return _json(await asyncio.to_thread(changes_geojson, request.query_params.get("batch") or None,
+                                         since=_when(request, "since"), until=_when(request, "until")))
+
+
 routes = [
     Route("/survey/uploads", upload, methods=["POST"]),
     Route("/survey/jobs/{id}", job),
@@ -217,6 +341,15 @@ routes = [
     Route("/survey/batches/{name}/publish", publish, methods=["POST"]),
     Route("/survey/batches/{name}/rollback", rollback, methods=["POST"]),
     Route("/survey/coverage", coverage),
+    Route("/survey/batches/{name}/rows", rows),
+    Route("/survey/batches/{name}/rows/{id:int}", row),
+    Route("/survey/batches/{name}/rows/{id:int}", correct, methods=["PATCH"]),
+    Route("/survey/batches/{name}/check", check, methods=["POST"]),
+    Route("/survey/batches/{name}/corrections", corrections),
+    Route("/survey/batches/{name}/report.xlsx", report_xlsx),
+    Route("/survey/batches/{name}/report.html", report_html),
+    Route("/survey/coverage/grids", coverage_grids),
+    Route("/survey/changes", changes),
     Route("/survey/export", export),
     Route("/survey/catalog-mapping", catalog_mapping),
 ]

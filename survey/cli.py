@@ -14,6 +14,11 @@ def _actor() -> str:
     return get_settings().actor_name
 
 
+def _component(issue: dict) -> str:
+    """The component ID (GLBJBSM) beside the row number: surveyors know their components by it."""
+    return f"GLBJBSM {issue['component_id'] or '（无标识码）'}"
+
+
 def _echo_summary(s: dict) -> None:
     click.echo(f"batch {s['batch']}: {s['rows']} row(s) from {s['file_name']} ({s['file_format']}, {s['standard']}, "
                f"{s['source_crs']}) — {s['valid_rows']} valid, {s['error_rows']} with errors, status {s['status']}")
@@ -70,7 +75,7 @@ def import_(file, crs, standard, mapping_path, batch, issues, quiet):
     _echo_summary(outcome.summary)
     if issues and outcome.created:
         for i in [i for i in list_issues(outcome.batch, limit=issues * 3) if i["severity"] != "info"][:issues]:
-            click.echo(f"  row {i['row_no']:>6}: {i['message']}")
+            click.echo(f"  row {i['row_no']:>6} {_component(i)}: {i['message']}")
 
 
 @survey.command()
@@ -119,7 +124,7 @@ def issues(batch, check, limit):
     from civicgrid.survey.service import list_issues
 
     for i in list_issues(batch, check=check, limit=limit):
-        click.echo(f"row {i['row_no']:>6} {i['severity']:<7} {i['check']:<20} {i['message']}")
+        click.echo(f"row {i['row_no']:>6} {_component(i)} {i['severity']:<7} {i['check']:<20} {i['message']}")
 
 
 @survey.command()

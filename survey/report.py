@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import shutil
 from decimal import Decimal
 from pathlib import Path
@@ -26,7 +27,8 @@ HEADERS = {
     "unchanged": "未变", "error_rows": "错误行", "rows": "行数", "not_resurveyed": "未复测",
     "unit_grid_code": "单元网格", "area_km2": "面积(km²)", "components": "部件数", "per_km2": "每km²部件数",
     "standard": "标准", "grids_with_class": "有该类部件的网格数", "grids": "网格总数",
-    "row_no": "行号", "id": "标识码", "action": "处理", "moved_m": "移动(米)", "changed_fields": "变更属性",
+    "row_no": "行号", "id": "标识码",
+    "component_id": "标识码（GLBJBSM）", "action": "处理", "moved_m": "移动(米)", "changed_fields": "变更属性",
     "has_error": "有错误", "lon": "经度", "lat": "纬度", "check": "检查项", "severity": "级别",
     "field": "属性", "message": "说明",
 }
@@ -64,8 +66,10 @@ def build_report(batch: str | None = None, *, url: str | None = None, map_rows: 
                               "not_resurveyed": not_resurveyed}
             out["rows"] = _rows(conn, "changed_rows", params)
             out["issues"] = [dict(r) for r in conn.execute(
-                "SELECT i.row_no, i.check_code AS check, k.severity, i.field, i.message FROM survey_issue i "
-                "JOIN survey_check k ON k.code = i.check_code WHERE i.batch = %s AND k.severity <> 'info' "
+                "SELECT i.row_no, coalesce(s.final_id, s.attrs ->> 'GLBJBSM') AS component_id, i.check_code AS check, "
+                "k.severity, i.field, i.message FROM survey_issue i JOIN survey_check k ON k.code = i.check_code "
+                "JOIN survey_row s ON (s.batch, s.row_no) = (i.batch, i.row_no) "
+                "WHERE i.batch = %s AND k.severity <> 'info' "
                 "ORDER BY i.row_no, i.check_code LIMIT 20000", [batch])]
     return out
 
@@ -232,3 +236,23 @@ def write_report(out_dir: str | Path, batch: str | None = None, *, formats=("htm
     if "html" in formats:
         written["html"] = write_html(report, out_dir / f"{stem}.html", grid_outlines(url))
     return written
+
+
+def standalone_html(batch: str | None = None, *, url: str | None = None) -> str:
+    """The HTML report as one file (for download from the web page): the map page with Leaflet inlined
+    goes into the report's iframe as `srcdoc`, so nothing beside it is needed and nothing loads from
+    the internet."""
+    import tempfile
+
+    report = build_report(batch, url=url)
+    with tempfile.TemporaryDirectory(prefix="civicgrid-report-") as tmp:
+        page = write_html(report, Path(tmp) / "report.html", grid_outlines(url))
+        map_page = page.with_name(page.stem + "-map.html").read_text(encoding="utf-8")
+        text = page.read_text(encoding="utf-8")
+    js = (VENDOR / "leaflet.js").read_text(encoding="utf-8").replace("</script", "<\\/script")
+    css = (VENDOR / "leaflet.css").read_text(encoding="utf-8")
+    map_page = re.sub(r"""<script[^>]*src=["']?leaflet/leaflet\.js["']?[^>]*>\s*</script>""",
+                      lambda m: f"<script>{js}</script>", map_page)
+    map_page = re.sub(r"""<link[^>]*href=["']?leaflet/leaflet\.css["']?[^>]*/?>""",
+                      lambda m: f"<style>{css}</style>", map_page)
+    return re.sub(r"<iframe src='[^']*'>", lambda m: f"<iframe srcdoc=\"{html.escape(map_page, quote=True)}\">", text)

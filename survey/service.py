@@ -217,7 +217,9 @@ def list_issues(name: str, *, check: str | None = None, severity: str | None = N
     with connect(url) as conn:
         _batch_row(conn, name)
         return conn.execute(
-            "SELECT i.row_no, i.check_code AS check, k.severity, i.field, i.message, s.final_id AS id "
+            # the component ID the surveyor knows: the checked one, else the one in his file
+            "SELECT i.row_no, coalesce(s.final_id, s.attrs ->> 'GLBJBSM') AS component_id, i.check_code AS check, "
+            "k.severity, i.field, i.message, s.final_id AS id, s.type_code AS class_code "
             "FROM survey_issue i JOIN survey_check k ON k.code = i.check_code "
             "JOIN survey_row s ON (s.batch, s.row_no) = (i.batch, i.row_no) "
             "WHERE i.batch = %(b)s AND (%(c)s::text IS NULL OR i.check_code = %(c)s) "
