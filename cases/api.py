@@ -6,7 +6,8 @@ GET /cases/{id}/actions (what the caller may do, with forms),
 POST /cases/{id}/actions/{action} with {"version", "comment", "data", "photos"} (or multipart).
 Views: /cases, /cases/{id}, /cases/{id}/timeline, /cases/overdue, /cases/overview,
 /departments/{code}/queue, /officers/{id}/tasks. Attachments: POST /attachments, GET /attachments/{sha256}.
-Admin: /workflows, /workflows/validate, /workflows/{code}, /workflows/{code}/versions/{v}/activate, /workflow-rules.
+Admin: /workflows, /workflows/validate, /workflows/{code}, /workflows/{code}/versions/{v}/activate, /workflow-rules,
+/workflow-rules/preview.
 """
 from __future__ import annotations
 
@@ -243,7 +244,8 @@ async def get_workflow(request: Request) -> JSONResponse:
     return JSONResponse(await _run(_with_conn, state, run))
 
 
-async def _definition(request: Request):
+async def _definition(request: Request) -> tuple[str, object]:
+    """The body's text and the definition in it (a bare definition, or {"definition": …})."""
     raw = await request.body()
     try:
         raw = raw.decode("utf-8")
@@ -255,23 +257,32 @@ async def _definition(request: Request):
     definition = wfmod.parse_text(raw)
     if isinstance(definition, dict) and "definition" in definition and "states" not in definition:
         definition = definition["definition"]
-    return definition
+    return raw, definition
+
+
+def _compiled(raw: str, fn, *args):
+    """Errors of a definition carry the line and column of their place in the text that was sent."""
+    try:
+        return fn(*args)
+    except wfmod.WorkflowInvalid as exc:
+        raise exc.located(raw) from None
 
 
 async def validate_workflow(request: Request) -> JSONResponse:
-    definition = await _definition(request)
-    wf = wfmod.compile_definition(definition)
+    """Errors: 400 {code, description, field (the first place), errors: [{path, message, line, column}]}."""
+    raw, definition = await _definition(request)
+    wf = _compiled(raw, wfmod.compile_definition, definition)
     return JSONResponse({"valid": True, "code": wf.code, "states": list(wf.states), "transitions": len(wf.transitions)})
 
 
 async def create_workflow(request: Request) -> JSONResponse:
-    definition = await _definition(request)
+    raw, definition = await _definition(request)
     activate = request.query_params.get("activate", "false") in ("1", "true")
 
     state = app_state(request)
 
     def run(conn):
-        return wfmod.store(conn, definition, activate=activate, workflows=state.cases.workflows)
+        return _compiled(raw, wfmod.store, conn, definition, activate, state.cases.workflows)
     return JSONResponse(await _run(_with_conn, state, run), status_code=201)
 
 
@@ -328,6 +339,27 @@ async def delete_rule(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def preview_rule(request: Request) -> JSONResponse:
+    """Which workflow (and version, first state) a new case with this channel and category would get."""
+    channel = request.query_params.get("channel") or ""
+    code = request.query_params.get("category") or ""
+    flag = request.query_params.get("self_handled", "false").lower()
+    if flag not in ("true", "false", "1", "0"):
+        raise InvalidInput("self_handled must be true or false", field="self_handled")
+    if not code:
+        raise InvalidInput("category is required (a category code)", field="category")
+    state = app_state(request)
+
+    def run(conn):
+        if not conn.execute("SELECT 1 FROM case_channel WHERE code = %s", [channel]).fetchone():
+            raise InvalidInput(f"unknown channel {channel!r}", field="channel")
+        category, _ = state.cases.catalog(conn).resolve(code, field="category")
+        found = wfmod.preview(conn, state.cases.workflows, channel, category.code, flag in ("true", "1"))
+        return {"channel": channel, "self_handled": flag in ("true", "1"),
+                "category": {"code": category.code, "name": category.name, "standard": category.standard}, **found}
+    return JSONResponse(await _run(_with_conn, state, run))
+
+
 routes = [
     Route("/cases", create_case, methods=["POST"]),
     Route("/cases", list_cases, methods=["GET"]),
@@ -349,6 +381,7 @@ routes = [
     Route("/workflows/{code}/versions/{version:int}/activate", activate_workflow, methods=["POST"]),
     Route("/workflow-rules", list_rules, methods=["GET"]),
     Route("/workflow-rules", create_rule, methods=["POST"]),
+    Route("/workflow-rules/preview", preview_rule, methods=["GET"]),
     Route("/workflow-rules/{id:int}", delete_rule, methods=["DELETE"]),
 ]
 routes += open311.routes

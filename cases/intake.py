@@ -147,7 +147,7 @@ def _intake_tx(conn, req: IntakeIn, actor: Actor, key: str | None, request_hash:
     cache = cache or CasesCache()
     category, reported = resolve_category(conn, req, cache.catalog(conn))
     place = locate(conn, req, actor, category)
-    wf = cache.workflows.get(conn, place["workflow_code"] or "standard")
+    wf = wfmod.selected(cache.workflows, conn, place["workflow_code"])
     attachments = check_photos(conn, req, wf)
     case = build_row(req, actor, category, reported, place, wf, attachments, cache, conn)
     created = insert(conn, case, commit=not key)

@@ -10,6 +10,7 @@ version it started on; one version per workflow is active for new cases.
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from civicgrid.errors import Conflict, InvalidInput, NotFound
 
 SHIPPED_DIR = Path(__file__).with_name("workflows")
 ANY_OPEN = "*"
+DEFAULT_WORKFLOW = "standard"   # when no selection rule matches (the shipped rules have a catch-all)
 
 # Case columns an effect may change; everything else is the engine's business.
 EFFECT_FIELDS = {"filed_at", "dispatched_at", "department_code", "duplicate_of", "postpone_pending",
@@ -124,6 +126,43 @@ class WorkflowInvalid(InvalidInput):
 
     def to_json(self) -> dict:
         return {**super().to_json(), "errors": self.errors}
+
+    def located(self, text: str) -> "WorkflowInvalid":
+        """Add the line and column (1-based) of each error's place in the YAML/JSON `text` it came from."""
+        try:
+            root = yaml.compose(text)
+        except yaml.YAMLError:
+            return self
+        for error in self.errors:
+            mark = _mark_of(root, error["path"])
+            if mark is not None and "line" not in error:
+                error["line"], error["column"] = mark.line + 1, mark.column + 1
+        return self
+
+
+_PATH_PART = re.compile(r"\[(\d+)\]|\.?([^.\[\]]+)")
+
+
+def _mark_of(node, path: str):
+    """The start of the deepest node of `path` (`transitions[3].roles[0]`) that the text has: the key's
+    mark for a mapping entry (its line is where the reader looks), the item's for a list item."""
+    if node is None:
+        return None
+    mark = node.start_mark
+    if path == "(root)":
+        return mark
+    for index, key in _PATH_PART.findall(path):
+        if index and isinstance(node, yaml.SequenceNode) and int(index) < len(node.value):
+            node = node.value[int(index)]
+            mark = node.start_mark
+        elif key and isinstance(node, yaml.MappingNode):
+            entry = next(((k, v) for k, v in node.value if getattr(k, "value", None) == key), None)
+            if entry is None:
+                break
+            mark, node = entry[0].start_mark, entry[1]
+        else:
+            break
+    return mark
 
 
 def _path(parts) -> str:
@@ -323,7 +362,10 @@ def parse_text(text: str) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(text)"
-        raise WorkflowInvalid([{"path": where, "message": f"not valid YAML/JSON: {getattr(exc, 'problem', exc)}"}]) from None
+        error = {"path": where, "message": f"not valid YAML/JSON: {getattr(exc, 'problem', exc)}"}
+        if mark:
+            error["line"], error["column"] = mark.line + 1, mark.column + 1
+        raise WorkflowInvalid([error]) from None
 
 
 def shipped_definitions() -> list[dict]:
@@ -407,6 +449,21 @@ def activate_version(conn, code: str, version: int, workflows: WorkflowCache | N
     conn.execute("UPDATE workflow SET is_active = true WHERE code = %s AND version = %s", [code, version])
     if workflows is not None:
         workflows.forget_active()
+
+
+def selected(workflows: WorkflowCache, conn, rule_code: str | None) -> Workflow:
+    """The active version of the workflow a selection rule named (sql: workflow_rule_for), as a new case gets it."""
+    return workflows.get(conn, rule_code or DEFAULT_WORKFLOW)
+
+
+def preview(conn, workflows: WorkflowCache, channel: str, category_code: str, self_handled: bool) -> dict:
+    """Which rule, workflow, version and first state a new case of this channel and category would get:
+    the intake's own selection (workflow_rule_for, then `selected`)."""
+    rule = conn.execute("SELECT * FROM workflow_rule_for(%s, %s, %s)", [channel, category_code, self_handled]).fetchone()
+    wf = selected(workflows, conn, rule["workflow_code"] if rule else None)
+    initial = wf.initial_state(channel)
+    return {"rule": rule, "workflow": {"code": wf.code, "version": wf.version, "name": wf.name},
+            "initial_state": {"code": initial, "name": wf.state_name(initial)}}
 
 
 def check_rule_target(conn, workflow_code: str) -> None:

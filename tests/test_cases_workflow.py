@@ -7,6 +7,7 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from civicgrid.cases.calendar import WorkCalendar
 from civicgrid.cases.expr import Guard, GuardError
@@ -58,6 +59,22 @@ def test_schema_errors_and_dead_ends():
     with pytest.raises(WorkflowInvalid) as info:
         compile_definition(d)
     assert info.value.field == "states.stuck" and "no closed state can be reached" in str(info.value)
+
+
+def test_errors_carry_their_line_and_column():
+    d = shipped("self_handling")
+    d["transitions"][1]["roles"] = []
+    d["states"]["self_reported"]["time_limit"]["default"] = "2 weeks"
+    text = yaml.safe_dump(d, allow_unicode=True, sort_keys=False)
+    lines = text.splitlines()
+    second = [i for i, line in enumerate(lines) if line.startswith("- action:")][1]
+    roles = next(i for i in range(second, len(lines)) if lines[i].lstrip().startswith("roles:"))
+    limit = next(i for i, line in enumerate(lines) if line.lstrip().startswith("default: 2 weeks"))
+    with pytest.raises(WorkflowInvalid) as info:
+        compile_definition(d)
+    where = {e["path"]: (e["line"], e["column"]) for e in info.value.located(text).errors}
+    assert where["transitions[1].roles"] == (roles + 1, lines[roles].index("roles") + 1)
+    assert where["states.self_reported.time_limit.default"] == (limit + 1, lines[limit].index("default") + 1)
 
 
 def test_time_limit_most_specific_rule_wins():
@@ -129,7 +146,12 @@ def test_workflow_admin_versions_and_rules(cases_client):
     r = c.post("/api/workflows", json=bad, headers=H("admin"))
     assert r.status_code == 400 and r.json()["field"] == "initial.default"
     r = c.post("/api/workflows/validate", content="code: [unclosed", headers=H("admin"))
-    assert r.status_code == 400 and "line" in r.json()["field"]
+    assert r.status_code == 400 and "line" in r.json()["field"] and r.json()["errors"][0]["line"] == 1
+    # every error names its place in the text sent, as a path and as line/column
+    r = c.post("/api/workflows/validate", content=yaml.safe_dump({**d, "name": ""}, allow_unicode=True, sort_keys=False),
+               headers=H("admin"))
+    assert r.status_code == 400 and r.json()["field"] == "name"
+    assert r.json()["errors"] == [{"path": "name", "message": "'' should be non-empty", "line": 2, "column": 1}]
 
     # a case started on v1 keeps v1 after v2 (with an extra step) is activated
     old = c.post("/api/cases", json=cases_client.self_handled_payload(), headers=H("grid_officer", "GO-001")).json()
@@ -152,6 +174,21 @@ def test_workflow_admin_versions_and_rules(cases_client):
     case = c.post("/api/cases", json={"channel": "public", "category_code": "07001", "lon": 116.61, "lat": 40.12},
                   headers=H("public")).json()
     assert case["workflow"] == "hotline" and case["state"] == "received"
+    # the designer's preview is the intake's own selection: rule, workflow, active version, first state
+    preview = c.get("/api/workflow-rules/preview", params={"channel": "public", "category": "07001"},
+                    headers=H("shift_leader")).json()
+    assert preview["rule"]["category_prefix"] == "07" and preview["workflow"]["code"] == case["workflow"]
+    assert preview["workflow"]["version"] == case["workflow_version"] and preview["initial_state"]["code"] == "received"
+    preview = c.get("/api/workflow-rules/preview", params={"channel": "patrol", "category": "06010", "self_handled": "true"},
+                    headers=H("admin")).json()
+    assert (preview["workflow"]["code"], preview["workflow"]["version"], preview["rule"]["self_handled"]) == \
+        ("self_handling", 1, True)
+    for params, field in (({"channel": "pigeon", "category": "06010"}, "channel"),
+                          ({"channel": "public", "category": "99999"}, "category"),
+                          ({"channel": "public"}, "category"),
+                          ({"channel": "public", "category": "06010", "self_handled": "maybe"}, "self_handled")):
+        r = c.get("/api/workflow-rules/preview", params=params, headers=H("admin"))
+        assert r.status_code == 400 and r.json()["field"] == field, (params, r.text)
     r = c.post("/api/workflow-rules", json={"workflow_code": "nonexistent"}, headers=H("admin"))
     assert r.status_code == 409 and r.json()["field"] == "workflow_code"
     r = c.post("/api/workflow-rules", json={"workflow_code": "hotline", "self_handled": 5}, headers=H("admin"))

@@ -54,13 +54,8 @@ dept AS (
     LIMIT 1
 ),
 wf AS (
-    SELECT workflow_code FROM workflow_rule
-    WHERE (channel IS NULL OR channel = %(channel)s)
-      AND (category_prefix IS NULL OR left(%(code)s, length(category_prefix)) = category_prefix)
-      AND (self_handled IS NULL OR self_handled = %(self_handled)s)
-    ORDER BY (self_handled IS NOT NULL) DESC, (channel IS NOT NULL) DESC,
-             length(category_prefix) DESC NULLS LAST, id
-    LIMIT 1
+    -- the same selection the designer's preview shows (db/migrations/1140_workflow_rule_for.sql)
+    SELECT workflow_code FROM workflow_rule_for(%(channel)s, %(code)s, %(self_handled)s)
 )
 SELECT
     (SELECT ST_X(p) FROM loc) AS lon, (SELECT ST_Y(p) FROM loc) AS lat, (SELECT source FROM loc) AS location_source,

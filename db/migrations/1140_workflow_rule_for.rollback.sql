@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS workflow_rule_for(text, text, boolean);
