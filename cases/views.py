@@ -63,6 +63,10 @@ def case_detail(conn, case_id: int, actor: Actor, cache: CasesCache, with_timeli
         out["photos"] = photos
     if actor.is_staff and with_timeline:
         out["timeline"] = timeline(conn, case_id)
+    if actor.is_staff:
+        from civicgrid.exchange.outbox import delivery_state
+
+        out["district"] = delivery_state(conn, case_id)   # 推送区平台: what the district has received
     return out
 
 

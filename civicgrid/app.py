@@ -43,6 +43,7 @@ PARTS = (
     "civicgrid.search.api",
     "civicgrid.layers.plans",
     "civicgrid.officers.api",
+    "civicgrid.exchange.api",
     "civicgrid.openapi",
     "civicgrid.layers.ogc",
     "civicgrid.web.site",

@@ -166,13 +166,14 @@ def serve(host, port, workers):
 
 def _register_parts() -> None:
     from civicgrid.cases.cli import cases
+    from civicgrid.exchange.cli import exchange
     from civicgrid.officers.cli import officers
     from civicgrid.processes.cli import processes
     from civicgrid.security.cli import key, user
     from civicgrid.survey.cli import survey
     from civicgrid.web.cli import basemap
 
-    for group in (cases, officers, survey, processes, basemap, user, key):
+    for group in (cases, officers, survey, processes, basemap, user, key, exchange):
         main.add_command(group)
 
 

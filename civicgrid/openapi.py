@@ -30,6 +30,8 @@ def _models() -> dict[tuple[str, str], dict[str, type[BaseModel]]]:
     from civicgrid.cases.api import RuleIn
     from civicgrid.cases.engine import ActionIn
     from civicgrid.cases.intake import IntakeIn
+    from civicgrid.exchange.api import ResendIn
+    from civicgrid.exchange.inbound import InboundIn
     from civicgrid.layers.plans import PlanIn, PlanPatch
     from civicgrid.security.api import LoginIn
     from civicgrid.survey.api import PublishBody
@@ -44,6 +46,8 @@ def _models() -> dict[tuple[str, str], dict[str, type[BaseModel]]]:
         ("GET", "/survey/export"): {"query": ExportParams},
         ("POST", "/plans"): {"body": PlanIn},
         ("PATCH", "/plans/{id}"): {"body": PlanPatch},
+        ("POST", "/exchange/inbound"): {"body": InboundIn},
+        ("POST", "/exchange/outbox/resend"): {"body": ResendIn},
     }
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import getpass
 from functools import lru_cache
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from civicgrid.errors import SetupError
@@ -72,16 +72,43 @@ class Settings(BaseSettings):
                               description="who survey CLI changes are recorded as (history rows)",
                               json_schema_extra={"shown": "the login name, else `cli`"})
 
+    # district exchange (多网融合): the outbox's delivery target (civicgrid/exchange)
+    district_url: str | None = Field(None, description="where case events go to the district platform (an https URL; "
+                                     "for `open311` the endpoint's base); unset: they wait in the outbox",
+                                     json_schema_extra={"shown": "unset"})
+    district_adapter: Literal["json", "open311"] = Field(
+        "json", description="the district's interface: `json` (signed JSON over HTTPS, fields from the mapping file) "
+                            "or `open311` (GeoReport v2)")
+    district_mapping: Path | None = Field(None, description="the field mapping file (YAML) of the adapter",
+                                          json_schema_extra={"shown": "`exchange/mappings/default.yml` (`open311.yml`)"})
+    district_secret: SecretStr | None = Field(None, description="HMAC-SHA256 key signing each JSON delivery "
+                                              "(`X-Civicgrid-Signature`)", json_schema_extra={"shown": "unset"})
+    district_api_key: SecretStr | None = Field(None, description="the district's key for us: `Authorization: Bearer` "
+                                               "(json) or `api_key` (open311)", json_schema_extra={"shown": "unset"})
+    district_jurisdiction: str | None = Field(None, max_length=80, description="Open311 `jurisdiction_id` sent "
+                                              "to the district", json_schema_extra={"shown": "unset"})
+    district_timeout: float = Field(10.0, ge=0.1, le=300, description="seconds one delivery may take "
+                                                                      "before it counts as failed")
+    district_max_attempts: int = Field(12, ge=1, le=1000, description="deliveries tried before an event "
+                                                                      "becomes a dead letter (死信)")
+    district_backoff: float = Field(2.0, ge=0.01, le=3600, description="seconds of the first retry's "
+                                                                      "backoff (doubled per failure, with jitter)")
+    district_backoff_max: float = Field(3600.0, ge=0.01, le=86400, description="the longest wait between "
+                                                                               "two attempts (seconds)")
+    district_on_time_minutes: float = Field(30.0, ge=1, le=10080, description="an event delivered within this "
+                                            "many minutes of the change counts as reported on time (上报及时率)")
+
     # the private cluster's database and role (not configurable: DATABASE_URL names any other)
     db_name: ClassVar[str] = "civicgrid"
     db_user: ClassVar[str] = "civicgrid"
 
-    @field_validator("database_url", "public_url_setting", "actor", mode="before")
+    @field_validator("database_url", "public_url_setting", "actor", "district_url", "district_mapping",
+                     "district_secret", "district_api_key", "district_jurisdiction", mode="before")
     @classmethod
     def _empty_is_unset(cls, value):
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("public_url_setting")
+    @field_validator("public_url_setting", "district_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
