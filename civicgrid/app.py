@@ -44,6 +44,7 @@ PARTS = (
     "civicgrid.layers.plans",
     "civicgrid.officers.api",
     "civicgrid.exchange.api",
+    "civicgrid.assessment.api",
     "civicgrid.openapi",
     "civicgrid.layers.ogc",
     "civicgrid.web.site",

@@ -165,6 +165,7 @@ def serve(host, port, workers):
 # ---------------------------------------------------------------- the parts' own command groups
 
 def _register_parts() -> None:
+    from civicgrid.assessment.cli import assessment
     from civicgrid.cases.cli import cases
     from civicgrid.exchange.cli import exchange
     from civicgrid.officers.cli import officers
@@ -173,7 +174,7 @@ def _register_parts() -> None:
     from civicgrid.survey.cli import survey
     from civicgrid.web.cli import basemap
 
-    for group in (cases, officers, survey, processes, basemap, user, key, exchange):
+    for group in (cases, officers, survey, processes, basemap, user, key, exchange, assessment):
         main.add_command(group)
 
 

@@ -233,7 +233,8 @@ def _need(policy: Policy, spec, where: str, resolve) -> Need:
 # the role codes app_role (0600_security.sql) seeds, for start-up checks without a database
 # (tests/test_security_matrix.py compares the two)
 ROLE_CODES = frozenset({"public", "admin", "intake_operator", "shift_leader", "dispatcher", "leader",
-                        "department_handler", "grid_officer", "gis_editor", "evaluator", "district_platform"})
+                        "department_handler", "grid_officer", "gis_editor", "evaluator", "district_platform",
+                        "ops_staff"})
 
 
 @lru_cache(maxsize=1)

@@ -20,7 +20,7 @@ PLACEHOLDERS = {"id": "999999", "action": "file", "code": "NOPE", "sha": "0" * 6
                 "version": "1", "name": "no-such-batch", "tms": "WebMercatorQuad", "tileMatrixSetId": "WebMercatorQuad",
                 "z": "0", "y": "0", "x": "0", "tile_matrix": "0", "tileRow": "0", "tileCol": "0",
                 "feature_id": "999999", "item_id": "999999", "process_id": "heatmap", "job_id": "no-such-job",
-                "path": "index.html", "style_id": "default", "location_id": "1", "instance_id": "1"}
+                "path": "index.html", "month": "2000-01", "style_id": "default", "location_id": "1", "instance_id": "1"}
 COLLECTIONS = ("unit-grids", "urban-components", "officer-positions", "cases")
 
 

@@ -17,6 +17,7 @@ TOOLS = {
     "department_handler": STAFF, "grid_officer": STAFF,
     "gis_editor": STAFF[:6] + ["thematic", "export"], "evaluator": STAFF[:6] + ["thematic", "export"],
     "district_platform": ["measure", "search", "identify", "query", "case_query", "export"],
+    "ops_staff": ["measure", "search", "identify", "query", "export"],
 }
 
 

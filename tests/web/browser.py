@@ -13,7 +13,7 @@ ARGS = ["--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"
         "--disable-default-apps", "--disable-sync"]
 WEB_PASSWORD = "web-test-password"
 ROLES = ("admin", "intake_operator", "shift_leader", "dispatcher", "leader", "department_handler",
-         "grid_officer", "gis_editor", "evaluator", "district_platform")
+         "grid_officer", "gis_editor", "evaluator", "district_platform", "ops_staff")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 IDLE = ("new Promise(r => { const m = window.__civicgrid.map;"
         " if (m.loaded() && m.areTilesLoaded()) r(); else m.once('idle', () => r()); })")
