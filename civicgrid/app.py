@@ -45,6 +45,7 @@ PARTS = (
     "civicgrid.officers.api",
     "civicgrid.exchange.api",
     "civicgrid.assessment.api",
+    "civicgrid.evaluation.api",
     "civicgrid.openapi",
     "civicgrid.layers.ogc",
     "civicgrid.web.site",

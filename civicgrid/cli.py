@@ -167,6 +167,7 @@ def serve(host, port, workers):
 def _register_parts() -> None:
     from civicgrid.assessment.cli import assessment
     from civicgrid.cases.cli import cases
+    from civicgrid.evaluation.cli import evaluation
     from civicgrid.exchange.cli import exchange
     from civicgrid.officers.cli import officers
     from civicgrid.processes.cli import processes
@@ -174,7 +175,7 @@ def _register_parts() -> None:
     from civicgrid.survey.cli import survey
     from civicgrid.web.cli import basemap
 
-    for group in (cases, officers, survey, processes, basemap, user, key, exchange, assessment):
+    for group in (cases, officers, survey, processes, basemap, user, key, exchange, assessment, evaluation):
         main.add_command(group)
 
 
