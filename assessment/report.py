@@ -1,22 +1,19 @@
 """The monthly work report (综合执法指挥中心运维服务工作报告): the score sheet laid out as the
 contract's 运维考核记录表 (items, 计分点, 打分, 总计, signature and date lines) and the six records,
-as PDF (reportlab, the CJK font embedded so the text is selectable) and XLSX (openpyxl). Both are
-made from one `gather(conn, month)`, so they carry the same numbers.
+as PDF and XLSX through civicgrid/reports.py (the CJK font embedded, so the PDF's text is selectable;
+numbers stay numbers in the XLSX). Both are made from one `gather(conn, month)`, so they carry the
+same numbers.
 """
 from __future__ import annotations
 
-import io
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
-from pathlib import Path
 
+from civicgrid import reports as R
 from civicgrid.assessment import service
 
-FORMATS = {"pdf": ("application/pdf", "pdf"),
-           "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx")}
+FORMATS = {"pdf": (R.PDF_MEDIA_TYPE, "pdf"), "xlsx": (R.XLSX_MEDIA_TYPE, "xlsx")}
 TITLE = "综合执法指挥中心运维服务工作报告"
-FONT_FILES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 MAX_ROWS = 200   # per record table in the PDF (the XLSX has every row)
 
 
@@ -25,7 +22,7 @@ def gather(conn, month) -> dict:
     return {"month": service.month_text(month), "config": service.config(conn), "result": view["result"],
             "revisions": view["revisions"],
             "events": [e for e in view["events"] if e["status"] == "confirmed"],
-            "records": service.records(conn, month)}
+            "records": service.records(conn, month), "history": service.payments(conn)["months"]}
 
 
 def build(data: dict, fmt: str) -> bytes:
@@ -81,7 +78,7 @@ def summary(data: dict) -> list[tuple[str, str]]:
     grade = {g["code"]: g["name"] for g in data["config"]["grades"]}[r["grade"]]
     warnings = "；".join(f"{w['name']}（第{w['occurrence']}次，{'违约' if w['breach'] else '警告'}）" for w in r["warnings"])
     return [("考核月份", data["month"]), ("修订", f"第{r['revision']}次（{'已签字确认' if r['status'] == 'signed' else '草稿'}）"),
-            ("总分", _num(r["total"])), ("等级", grade), ("到岗率", _rate(r["attendance_rate"])),
+            ("总分", _num(r["total"])), ("等级", grade), ("到岗率", _rate(r["attendance_rate"]) or "无排班"),
             ("警告", warnings or "无"), ("违约次数", str(r["breaches"])), ("违约金（元）", _money(r["penalty"])),
             ("付款结论", r["consequence"])] + ([("复核原因", r["reason"])] if r["reason"] else [])
 
@@ -139,111 +136,68 @@ def event_rows(data: dict) -> list[list[str]]:
 
 EVENT_HEAD = ["时间", "考核项目", "计分点", "次数", "扣分", "来源", "确认人", "说明"]
 SHEET_HEAD = ["序号", "考核项目", "分值", "计分点", "扣分", "打分"]
-SIGNATURES = ["考核人（签字）：＿＿＿＿＿＿　　日期：＿＿＿＿年＿＿月＿＿日",
-              "运维单位负责人（签字）：＿＿＿＿＿＿　　日期：＿＿＿＿年＿＿月＿＿日"]
+SIGNERS = ["考核人", "运维单位负责人"]
 
 
-@lru_cache(maxsize=1)
-def _font() -> str:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    for path in FONT_FILES:
-        if Path(path).exists():
-            pdfmetrics.registerFont(TTFont("CJK", path, subfontIndex=0))
-            return "CJK"
-    raise FileNotFoundError("no CJK font installed (fonts-wqy-microhei)")
+def _columns(head: list[str]) -> list[tuple[str, str]]:
+    return [(f"c{i}", label) for i, label in enumerate(head)]
 
 
-def _pdf(data: dict) -> bytes:
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import ParagraphStyle
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-
-    font = _font()
-    title = ParagraphStyle("t", fontName=font, fontSize=16, leading=22, alignment=1, spaceAfter=6)
-    h = ParagraphStyle("h", fontName=font, fontSize=12, leading=16, spaceBefore=8, spaceAfter=4)
-    cell = ParagraphStyle("c", fontName=font, fontSize=8, leading=10, wordWrap="CJK")
-    body = ParagraphStyle("b", fontName=font, fontSize=10, leading=14)
-
-    def table(head, rows, widths=None):
-        cells = [[Paragraph(x, cell) for x in head]] + [[Paragraph(_esc(x), cell) for x in r] for r in rows[:MAX_ROWS]]
-        if len(rows) > MAX_ROWS:
-            cells.append([Paragraph(f"（另有 {len(rows) - MAX_ROWS} 行，见 XLSX）", cell)] + [""] * (len(head) - 1))
-        t = Table(cells, colWidths=widths, repeatRows=1)
-        t.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                               ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eef2f7"))]))
-        return t
-
-    story = [Paragraph(TITLE, title), Paragraph(f"{data['config']['contract']['name']}　考核月份：{data['month']}", body),
-             Paragraph("一、运维考核记录表", h),
-             table(SHEET_HEAD, score_sheet(data), [10 * mm, 22 * mm, 12 * mm, 100 * mm, 12 * mm, 14 * mm]),
-             Spacer(1, 4 * mm),
-             table(["项目", "结果"], [[k, v] for k, v in summary(data)], [30 * mm, 140 * mm]),
-             Spacer(1, 6 * mm)] + [Paragraph(s, body) for s in SIGNATURES]
-    story += [Paragraph("二、扣分及警告事项", h),
-              table(EVENT_HEAD, event_rows(data)) if data["events"] else Paragraph("无", body),
-              Paragraph("三、六项记录", h)]
-    for name, head, rows in record_tables(data):
-        story += [Paragraph(name, h), table(head, rows) if rows else Paragraph("无记录", body)]
-    if len(data["revisions"]) > 1:
-        story += [Paragraph("四、考核修订记录", h),
-                  table(["修订", "状态", "总分", "等级", "原因", "签字人", "签字时间"],
-                        [[str(r["revision"]), r["status"], _num(r["total"]), r["grade"], r["reason"] or "",
-                          r["signed_by"] or "", _t(r["signed_at"])] for r in data["revisions"]])]
-    out = io.BytesIO()
-    SimpleDocTemplate(out, pagesize=A4, title=f"{TITLE} {data['month']}", author="civicgrid",
-                      leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm, bottomMargin=15 * mm).build(story)
-    return out.getvalue()
+def _typed(rows: list[list[str]]) -> list[list]:
+    """Numbers as numbers (the XLSX adds up; the PDF shows them the same way), text as text."""
+    return [[_number(x) for x in row] for row in rows]
 
 
-def _esc(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _xlsx(data: dict) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "运维考核记录表"
-    ws.append([TITLE])
-    ws["A1"].font = Font(bold=True, size=14)
-    ws.append([data["config"]["contract"]["name"], "", "考核月份", data["month"]])
-    ws.append(SHEET_HEAD)
-    sheet = score_sheet(data)
-    for row in sheet:
-        ws.append([_cell(x) for x in row])
-    ws.append([])
-    for k, v in summary(data):
-        ws.append([k, _cell(v)])
-    ws.append([])
-    for s in SIGNATURES:
-        ws.append([s])
-    for col, width in zip("ABCDEF", (6, 12, 8, 80, 8, 8)):
-        ws.column_dimensions[col].width = width
-    for row in ws.iter_rows(min_row=4, max_row=3 + len(sheet)):
-        row[3].alignment = Alignment(wrap_text=True, vertical="top")
-    ev = wb.create_sheet("扣分事项")
-    ev.append(EVENT_HEAD)
-    for row in event_rows(data):
-        ev.append([_cell(x) for x in row])
-    for name, head, rows in record_tables(data):
-        s = wb.create_sheet(name.replace("/", "、")[:31])
-        s.append(head)
-        for row in rows:
-            s.append(row)
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
-
-
-def _cell(v: str):
-    """Numbers as numbers (so the sheet adds up), text as text."""
+def _number(v: str):
     try:
         return float(v) if v and v.replace(".", "", 1).lstrip("-").isdigit() else v
     except ValueError:
         return v
+
+
+def _history(data: dict) -> R.LineChart | None:
+    months = [m for m in data["history"] if m["month"] <= data["month"]][-12:]
+    if len(months) < 2:
+        return None
+    return R.LineChart("近期月度考核得分", [m["month"] for m in months], {"总分": [float(m["total"]) for m in months]},
+                       max_value=100)
+
+
+def _pdf(data: dict) -> bytes:
+    blocks: list = [R.Heading("一、运维考核记录表"),
+                    R.Table(_columns(SHEET_HEAD), _typed(score_sheet(data)), widths=[1, 2.2, 1, 9, 1.2, 1.2]),
+                    R.Table(_columns(["项目", "结果"]), [list(x) for x in summary(data)], widths=[1, 4]),
+                    R.Signatures(SIGNERS),
+                    R.Heading("二、扣分及警告事项")]
+    events = event_rows(data)
+    blocks.append(R.Table(_columns(EVENT_HEAD), _typed(events), widths=[2, 1.3, 3, 0.8, 0.8, 0.8, 1.4, 3])
+                  if events else R.Text("无"))
+    blocks.append(R.Heading("三、六项记录"))
+    for name, head, rows in record_tables(data):
+        blocks.append(R.Heading(name, level=2))
+        if len(rows) > MAX_ROWS:
+            blocks.append(R.Text(f"共 {len(rows)} 行，此处列出前 {MAX_ROWS} 行（全部见 XLSX）"))
+        blocks.append(R.Table(_columns(head), _typed(rows[:MAX_ROWS])) if rows else R.Text("无记录"))
+    chart = _history(data)
+    if chart or len(data["revisions"]) > 1:
+        blocks.append(R.Heading("四、考核历史"))
+    if chart:
+        blocks.append(chart)
+    if len(data["revisions"]) > 1:
+        blocks.append(R.Table(_columns(["修订", "状态", "总分", "等级", "原因", "签字人", "签字时间"]),
+                              [[r["revision"], "已签字" if r["status"] == "signed" else "草稿", float(r["total"]),
+                                r["grade"], r["reason"] or "", r["signed_by"] or "", _t(r["signed_at"])]
+                               for r in data["revisions"]]))
+    return R.pdf_document(TITLE, blocks, subtitle=f"{data['config']['contract']['name']}　考核月份：{data['month']}")
+
+
+def _xlsx(data: dict) -> bytes:
+    header = [TITLE, f"{data['config']['contract']['name']}　考核月份：{data['month']}"]
+    sheets = [R.Sheet("运维考核记录表", _columns(SHEET_HEAD), _typed(score_sheet(data)), header=header),
+              R.Sheet("考核结论及签字", _columns(["项目", "结果"]),
+                      [list(x) for x in summary(data)] + [[f"{n}（签字）", "　　　　日期：　　年　　月　　日"] for n in SIGNERS],
+                      header=header),
+              R.Sheet("扣分事项", _columns(EVENT_HEAD), _typed(event_rows(data)), header=header)]
+    for name, head, rows in record_tables(data):
+        sheets.append(R.Sheet(name.replace("/", "、"), _columns(head), _typed(rows), header=[TITLE, name]))
+    return R.xlsx_workbook(sheets)

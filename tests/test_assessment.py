@@ -15,6 +15,7 @@ their second time over the contract:
 """
 from __future__ import annotations
 
+import json
 import subprocess
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -310,18 +311,57 @@ def test_report_pdf_and_xlsx_carry_the_same_numbers(town, months, tmp_path):
     xlsx = town.get("/api/assessment/months/2026-02/report?format=xlsx", headers=town.ev)
     assert xlsx.status_code == 200
     ws = load_workbook(BytesIO(xlsx.content))["运维考核记录表"]
-    rows = {r[1]: r for r in ws.iter_rows(min_row=4, max_row=15, values_only=True) if r[1]}
+    rows = {r[1]: r for r in ws.iter_rows(min_row=4, values_only=True) if r[1]}
     assert rows["总计"][5] == 81.5 and rows["人员考勤"][5] == 8.5 and rows["日常巡检"][4] == 12 and rows["日常巡检"][5] == 0
     assert "综合执法指挥中心运维服务工作报告" in text and "运维考核记录表" in text
     lines = [" ".join(line.split()) for line in text.splitlines()]
     for name in ("人员考勤", "日常巡检", "工作报告", "用户投诉"):
         row = rows[name]
-        assert any(line.startswith(f"{row[0]:.0f} {name} {row[2]:g}") and line.endswith(f"{row[4]:g} {row[5]:g}")
-                   for line in lines), (name, row)
-    assert any(line.startswith("总计 100") and line.endswith("81.5") for line in lines) or "81.5" in text
-    assert "考核人（签字）" in text and "到岗率 94.0%" in " ".join(lines)
+        at_line = next(i for i, line in enumerate(lines) if f" {name} " in f" {line} ")
+        # the 计分点 cell wraps over several lines; the row's numbers sit beside it
+        window = " ".join(lines[max(0, at_line - 3):at_line + 4]).split()
+        assert f"{row[2]:g}" in window and f"{row[4]:g}" in window and f"{row[5]:g}" in window, (name, row, window)
+    total_line = next(line for line in lines if line.startswith("总计"))
+    assert total_line.split()[1] == "100" and total_line.split()[-1] == "81.5"
+    assert "考核人（签字）" in text and "到岗率 94.0%" in lines and "违约金（元） 0.00" in lines
     assert town.get("/api/assessment/months/2026-09/report", headers=town.ev).status_code == 404
     assert town.get("/api/assessment/months/2026-02/report?format=doc", headers=town.ev).json()["field"] == "format"
+
+
+def test_backups_district_outbox_and_audit_records(town, months):
+    """June, proposed and read in a transaction that is rolled back: a day with a verified backup is not
+    flagged, one with an unverified backup is; outbox rows delivered after 2 h (or not yet) are late."""
+    with connect(town.url) as conn, conn.transaction(force_rollback=True):
+        ok, unverified = (conn.execute(
+            "INSERT INTO backup_record (kind, method, started_at, finished_at, ok, size_bytes, checksum) "
+            "VALUES ('full', 'pg_dump', %s, %s::timestamptz + interval '4 minutes', true, 1000, repeat('0', 64)) RETURNING id",
+            [t, t]).fetchone()["id"] for t in (at(2026, 6, 2, 2), at(2026, 6, 3, 2)))
+        conn.execute("INSERT INTO backup_record (kind, method, started_at, finished_at, ok, verifies) "
+                     "VALUES ('verify', 'pg_dump', %s, %s, true, %s)", [at(2026, 6, 2, 3), at(2026, 6, 2, 3, 20), ok])
+        case = conn.execute("SELECT id FROM cases ORDER BY id LIMIT 1").fetchone()["id"]
+        outbox = [conn.execute(
+            "INSERT INTO district_outbox (case_id, kind, idempotency_key, payload, created_at, state, delivered_at) "
+            "VALUES (%s, 'case.reported', %s, '{}', %s, %s, %s) RETURNING id",
+            [case, f"t-{n}", created, "delivered" if delivered else "pending", delivered]).fetchone()["id"]
+            for n, (created, delivered) in enumerate(((at(2026, 6, 5, 10), at(2026, 6, 5, 10, 30)),
+                                                       (at(2026, 6, 6, 10), at(2026, 6, 6, 13)),
+                                                       (at(2026, 6, 7, 10), None)))]
+        for reason, locked in (("wrong password", False), ("wrong password", True), ("unknown user", False)):
+            conn.execute("INSERT INTO audit_log (at, actor, action, detail) VALUES (%s, 'x', 'login.failure', %s)",
+                         [at(2026, 6, 10, 9), json.dumps({"reason": reason, **({"locked_until": "x"} if locked else {})})])
+        service.propose(conn, date(2026, 6, 1))
+        keys = {r["proposal_key"] for r in conn.execute(
+            "SELECT proposal_key FROM assessment_event WHERE month = '2026-06-01' AND rule_code IN ('backup_missing', 'case_late')")}
+        backup_days = {k.split(":")[1] for k in keys if k.startswith("backup_missing")}
+        assert len(backup_days) == 29 and "2026-06-02" not in backup_days and "2026-06-03" in backup_days
+        late = {int(k.rsplit(":", 1)[1]) for k in keys if k.startswith("case_late:outbox")}
+        assert outbox[1] in late and outbox[2] in late and outbox[0] not in late
+        rec = service.records(conn, date(2026, 6, 1))
+        assert {b["id"]: b["verified"] for b in rec["backups"]} == {ok: True, unverified: None}
+        day = next(a for a in rec["security_audit"] if a["day"] == date(2026, 6, 10))
+        assert (day["failed_logins"], day["lockouts"]) == (3, 1)
+        assert {d["id"]: d["on_time"] for d in rec["district"] if d["id"] in outbox} == {
+            outbox[0]: True, outbox[1]: False, outbox[2]: False}
 
 
 def test_bad_months(town):
