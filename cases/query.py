@@ -3,7 +3,10 @@
 Lists are comma-separated (`state=filed,dispatched`); `category` takes code prefixes (`01` is every
 class of major 01, `01001` one class); `from`/`to` bound `reported_at` ([from, to), ISO 8601 with a
 time zone, or a date taken as local midnight); `overdue=true` is an open case past its step's time
-limit; `sla` the time-limit colour (case_sla_color). Every value travels as a query parameter.
+limit; `sla` the time-limit colour (case_sla_color). `entered` (states) with `entered_from`/`entered_to`: cases
+that moved into one of those states in that period (their timeline says so); `on_time=true|false`: closed
+cases closed by / after their deadline; `due_to`: the current step's time limit falls before then.
+Every value travels as a query parameter.
 """
 from __future__ import annotations
 
@@ -37,7 +40,8 @@ ORDERS = {
     "-reported_at": "c.reported_at DESC, c.id DESC", "reported_at": "c.reported_at, c.id",
     "step_deadline_at": "c.step_deadline_at NULLS LAST, c.id", "-step_deadline_at": "c.step_deadline_at DESC NULLS LAST, c.id",
 }
-PARAMS = {*LISTS, "category", "from", "to", "overdue", "sla", "is_closed", "limit", "offset", "order"}
+PARAMS = {*LISTS, "category", "from", "to", "overdue", "sla", "is_closed", "limit", "offset", "order",
+          "entered", "entered_from", "entered_to", "on_time", "due_to"}
 
 
 @dataclass
@@ -121,9 +125,33 @@ def parse(q: QueryParams) -> CaseFilter:
             raise InvalidInput("sla must be a list of green, yellow, red", field="sla")
         f.clauses.append(sql.SQL("case_sla_color(c.is_closed, c.step_warn_at, c.step_deadline_at) = ANY(%(sla)s)"))
         f.params["sla"] = sla
+    _progress(q, f)
     order = q.get("order")
     if order is not None:
         if order not in ORDERS:
             raise InvalidInput("order must be one of " + ", ".join(ORDERS), field="order")
         f.order = ORDERS[order]
     return f
+
+
+def _progress(q: QueryParams, f: CaseFilter) -> None:
+    """The dashboard's drill-downs: what happened to cases in a period, beside when they were reported."""
+    entered = _list(q, "entered", CODE)
+    start, end = _instant(q, "entered_from"), _instant(q, "entered_to")
+    if (start or end) and entered is None:
+        raise InvalidInput("entered_from/entered_to need entered (the states)", field="entered")
+    if entered is not None:
+        f.clauses.append(sql.SQL(
+            "EXISTS (SELECT 1 FROM case_event e WHERE e.case_id = c.id AND e.to_state = ANY(%(entered)s)"
+            " AND (%(entered_from)s::timestamptz IS NULL OR e.at >= %(entered_from)s)"
+            " AND (%(entered_to)s::timestamptz IS NULL OR e.at < %(entered_to)s))"))
+        f.params.update(entered=entered, entered_from=start, entered_to=end)
+    on_time = _bool(q, "on_time")
+    if on_time is not None:
+        test = "c.closed_at <= c.deadline_at"
+        f.clauses.append(sql.SQL(f"c.is_closed AND c.deadline_at IS NOT NULL AND "
+                                 f"{test if on_time else 'NOT (' + test + ')'}"))
+    due = _instant(q, "due_to")
+    if due is not None:
+        f.clauses.append(sql.SQL("c.step_deadline_at < %(due_to)s"))
+        f.params["due_to"] = due

@@ -38,8 +38,10 @@ log = logging.getLogger("civicgrid")
 PARTS = (
     "civicgrid.guard",
     "civicgrid.cases.api",
+    "civicgrid.cases.dashboard",
     "civicgrid.survey.api",
     "civicgrid.security.api",
+    "civicgrid.security.admin",
     "civicgrid.search.api",
     "civicgrid.layers.plans",
     "civicgrid.officers.api",

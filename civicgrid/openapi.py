@@ -33,6 +33,7 @@ def _models() -> dict[tuple[str, str], dict[str, type[BaseModel]]]:
     from civicgrid.exchange.api import ResendIn
     from civicgrid.exchange.inbound import InboundIn
     from civicgrid.layers.plans import PlanIn, PlanPatch
+    from civicgrid.security.admin import KeyIn, RolesIn, UserIn
     from civicgrid.security.api import LoginIn
     from civicgrid.survey.api import PublishBody
     from civicgrid.survey.export import ExportParams
@@ -48,6 +49,9 @@ def _models() -> dict[tuple[str, str], dict[str, type[BaseModel]]]:
         ("PATCH", "/plans/{id}"): {"body": PlanPatch},
         ("POST", "/exchange/inbound"): {"body": InboundIn},
         ("POST", "/exchange/outbox/resend"): {"body": ResendIn},
+        ("POST", "/admin/users"): {"body": UserIn},
+        ("PATCH", "/admin/users/{username}"): {"body": RolesIn},
+        ("POST", "/admin/keys"): {"body": KeyIn},
     }
 
 

@@ -6,7 +6,7 @@ session cookie (Secure when the public URL or the request is https); 401 with on
 failure (unknown user, wrong password, locked, disabled), so names cannot be probed.
 POST /auth/logout (cookie + X-CSRF-Token) → 204. GET /auth/me → {user|null, csrf_token|null, via,
 tools: [map tool ids], actions: [action names]} (what the page may offer; see access.yml).
-GET /audit?actor=&action=&since=&until=&before_id=&limit= → newest first, keyset-paged by id.
+GET /audit?actor=&action=&since=&until=&result=ok|failed&before_id=&limit= → newest first, keyset-paged by id.
 """
 from __future__ import annotations
 
@@ -125,12 +125,20 @@ def _time(request: Request, name: str) -> datetime | None:
         raise InvalidInput(f"{name} must be an ISO 8601 date-time, got {raw!r}", field=name) from None
 
 
+def _result(request: Request) -> str | None:
+    raw = request.query_params.get("result") or None
+    if raw not in (None, "ok", "failed"):
+        raise InvalidInput("result must be ok or failed", field="result")
+    return raw
+
+
 async def audit_log(request: Request) -> JSONResponse:
-    unknown = set(request.query_params) - {"actor", "action", "since", "until", "before_id", "limit"}
+    unknown = set(request.query_params) - {"actor", "action", "since", "until", "result", "before_id", "limit"}
     if unknown:
         raise InvalidInput(f"unknown parameter(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
     params = {"actor": request.query_params.get("actor"), "action": request.query_params.get("action"),
               "since": _time(request, "since"), "until": _time(request, "until"),
+              "result": _result(request),
               "before_id": query_int(request, "before_id", None, 1, 2**62),
               "limit": query_int(request, "limit", 100, 1, 1000)}
     pool = app_state(request).pool

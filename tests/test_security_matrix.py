@@ -20,7 +20,8 @@ PLACEHOLDERS = {"id": "999999", "action": "file", "code": "NOPE", "sha": "0" * 6
                 "version": "1", "name": "no-such-batch", "tms": "WebMercatorQuad", "tileMatrixSetId": "WebMercatorQuad",
                 "z": "0", "y": "0", "x": "0", "tile_matrix": "0", "tileRow": "0", "tileCol": "0",
                 "feature_id": "999999", "item_id": "999999", "process_id": "heatmap", "job_id": "no-such-job",
-                "path": "index.html", "month": "2000-01", "style_id": "default", "location_id": "1", "instance_id": "1"}
+                "path": "index.html", "month": "2000-01", "style_id": "default", "location_id": "1", "instance_id": "1",
+                "username": "no-such-user", "prefix": "00000000"}
 COLLECTIONS = ("unit-grids", "urban-components", "officer-positions", "cases")
 
 
@@ -125,6 +126,17 @@ MUST = [
     ("shift_leader", "POST", "/api/workflows", False),
     ("grid_officer", "POST", "/api/survey/uploads", False),
     ("gis_editor", "POST", "/api/survey/uploads", True),
+    ("leader", "GET", "/api/dashboard", True),
+    ("department_handler", "GET", "/api/dashboard", False),
+    ("dispatcher", "GET", "/api/supervision/workload", True),
+    ("grid_officer", "GET", "/api/supervision/workload", False),
+    ("admin", "GET", "/api/admin/users", True),
+    ("leader", "GET", "/api/admin/users", False),
+    ("shift_leader", "POST", "/api/admin/users", False),
+    ("dispatcher", "POST", "/api/admin/keys", False),
+    ("district_platform", "GET", "/api/admin/keys", False),
+    ("gis_editor", "POST", "/api/admin/users/demo_admin/password", False),
+    ("public", "POST", "/api/admin/keys/00000000/revoke", False),
 ]
 
 
