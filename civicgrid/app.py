@@ -49,6 +49,7 @@ PARTS = (
     "civicgrid.assessment.api",
     "civicgrid.evaluation.api",
     "civicgrid.openapi",
+    "civicgrid.ops",
     "civicgrid.layers.ogc",
     "civicgrid.web.site",
 )

@@ -4,6 +4,7 @@ Every failure the user can fix ends with one line on stderr and a non-zero exit.
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -113,6 +114,75 @@ def reset(yes):
         conn.execute("DROP TABLE IF EXISTS public._yoyo_migration")
     applied = run()
     click.echo(f"database reset; applied {len(applied)} migration(s)")
+
+
+@db.command("backup")
+@click.option("--kind", type=click.Choice(["full", "incremental", "logical"]), default=None,
+              help="private cluster: full or incremental (pgBackRest; default incremental, full once a week) or "
+                   "logical; with DATABASE_URL always logical (pg_dump and the roles)")
+@click.option("--verify", "then_verify", is_flag=True, help="then restore it into a scratch cluster and compare")
+def db_backup(kind, then_verify):
+    """Back up the database and the files (photos, uploads); each backup is recorded."""
+    from civicgrid.db import backup as bk
+
+    manifest = bk.backup(kind=kind)
+    click.echo(f"backup {manifest['label']} ({manifest['kind']}, {manifest['method']}): "
+               f"{len(manifest['counts'])} tables, {sum(manifest['counts'].values()):,} rows, "
+               f"files {', '.join(manifest['files']) or 'none'}; in {bk.backup_dir()}")
+    if then_verify:
+        _echo_verify(bk.verify(label=manifest["label"]))
+
+
+def _echo_verify(result: dict) -> None:
+    if result["ok"]:
+        click.echo(f"verified {result['label']}: {result['tables']} tables, {result['rows']:,} rows and "
+                   f"{len(result['checksummed'])} checksums equal, {result['files']} files ({result['seconds']} s)")
+        return
+    raise SetupError(f"verification of {result['label']} failed: "
+                     f"{result.get('error') or json.dumps(result['differences'], ensure_ascii=False)[:400]}")
+
+
+@db.command("restore")
+@click.option("--label", help="the backup set (default: the newest); `civicgrid db backups` lists them")
+@click.option("--to", "to", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S",
+                                                  "%Y-%m-%d %H:%M:%S"]),
+              help="point in time (private cluster): replay the archived WAL up to it; without a zone, Asia/Shanghai")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def db_restore(label, to, yes):
+    """Restore a backup into the configured database (a new CIVICGRID_DATA_DIR gets a fresh cluster)."""
+    from zoneinfo import ZoneInfo
+
+    from civicgrid.db import backup as bk
+
+    if to is not None and to.tzinfo is None:
+        to = to.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    if not yes:
+        click.confirm(f"Replace the database {_target()} with the backup?", abort=True)
+    done = bk.restore(label=label, to=to)
+    click.echo(f"restored {done['label']} ({done['method']}){' to ' + to.isoformat() if to else ''} "
+               f"into {_target()}; {done['files']} files")
+
+
+@db.command("verify")
+@click.option("--label", help="the backup set (default: the newest)")
+def db_verify(label):
+    """Restore a backup into a scratch cluster, compare counts and checksums, record the result."""
+    from civicgrid.db import backup as bk
+
+    _echo_verify(bk.verify(label=label))
+
+
+@db.command("backups")
+def db_backups():
+    """The backups and verifications recorded, newest first."""
+    from civicgrid.db import backup as bk
+
+    for r in bk.records(get_settings().dsn):
+        size = f"{r['size_bytes'] / 1e6:.1f} MB" if r["size_bytes"] is not None else "-"
+        click.echo(f"{r['started_at']:%Y-%m-%d %H:%M:%S%z}  {r['kind']:<11} {r['method']:<10} "
+                   f"{'ok  ' if r['ok'] else 'FAIL'} {size:>10}  {r['label'] or ''}"
+                   + (f"  (verifies #{r['verifies']})" if r["verifies"] else "")
+                   + ("" if r["ok"] else f"  {r['detail'].get('error', '')[:120]}"))
 
 
 @db.command(context_settings={"ignore_unknown_options": True})

@@ -161,8 +161,16 @@ async def _database_checks(state: AppState) -> dict:
                                  "count(*) FILTER (WHERE status = 'running') FROM process_job "
                                  "WHERE status IN ('accepted', 'running')")
         waiting, running = await cur.fetchone()
+        cur = await conn.execute("SELECT extract(epoch FROM now() - max(finished_at)) FROM backup_record "
+                                 "WHERE ok AND kind <> 'verify'")
+        (backup_age,) = await cur.fetchone()
     missing = sorted(shipped - applied)
+    interval = state.settings.backup_interval_hours * 3600
+    # informational: an old backup is the operators' alarm, not a reason to take the server out of service
+    backup = {"ok": True, "age_s": None if backup_age is None else round(float(backup_age)),
+              "stale": bool(interval) and (backup_age is None or float(backup_age) > 2 * interval)}
     return {
+        "backup": backup,
         "database": {"ok": True},
         "migrations": {"ok": not missing, "applied": len(applied & shipped), "missing": missing},
         "job_queue": {"ok": waiting <= JOBS_WAITING_MAX, "waiting": waiting, "running": running},

@@ -68,6 +68,14 @@ class Settings(BaseSettings):
                                   description="seconds one asynchronous job may run before it is stopped (failed)")
     job_memory_limit_mb: int = Field(2048, ge=64, le=1 << 20,
                                      description="address space of one job runner in MiB; above it the job fails")
+    backup_dir: Path | None = Field(None, description="where `civicgrid db backup` keeps backup sets (pgBackRest's "
+                                                      "repository, dumps, the files' tars); point it at another disk",
+                                    json_schema_extra={"shown": "`DATA_DIR/backups`"})
+    backup_interval_hours: float = Field(24.0, ge=0, le=24 * 31,
+                                         description="`serve` makes a backup (and verifies it) when the last good one "
+                                                     "is older than this; 0 turns the daily backup off")
+    backup_keep: int = Field(7, ge=1, le=1000, description="logical backup sets kept (pgBackRest keeps 4 full "
+                                                           "backups and the incrementals and WAL they need)")
     actor: str | None = Field(None, max_length=80,
                               description="who survey CLI changes are recorded as (history rows)",
                               json_schema_extra={"shown": "the login name, else `cli`"})
@@ -115,10 +123,15 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
-    @field_validator("data_dir", "pygeoapi_config")
+    @field_validator("backup_dir", mode="before")
     @classmethod
-    def _absolute(cls, value: Path) -> Path:
-        return value.resolve()
+    def _empty_dir_is_unset(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("data_dir", "pygeoapi_config", "backup_dir")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return value.resolve() if value is not None else None
 
     @property
     def public_url(self) -> str:

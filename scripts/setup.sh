@@ -12,7 +12,7 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
 
 # ------------------------------------------------------------------ Debian packages
-apt_packages=(postgresql-15 postgresql-15-postgis-3 postgresql-contrib gdal-bin fonts-wqy-microhei)
+apt_packages=(postgresql-15 postgresql-15-postgis-3 postgresql-contrib gdal-bin fonts-wqy-microhei pgbackrest)
 command -v node >/dev/null && command -v npm >/dev/null || apt_packages+=(nodejs npm)
 if [ "$mode" = test ]; then apt_packages+=(chromium poppler-utils); fi
 if [ "$mode" = bench ]; then apt_packages+=(wrk); fi

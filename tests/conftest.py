@@ -24,6 +24,8 @@ from civicgrid.testing import free_port
 
 pytest_plugins = ["civicgrid.cases.fixtures", "jobs_fixtures"]
 
+# the test servers' databases are throwaway: no daily backups of them (tests that back up say so)
+os.environ.setdefault("CIVICGRID_BACKUP_INTERVAL_HOURS", "0")
 DEMO_SCALE = float(os.environ.get("CIVICGRID_TEST_SCALE", "0.05"))
 DEMO_SEED = 7
 
