@@ -4,7 +4,7 @@ Intake: POST /cases (JSON, or multipart with a `payload` JSON field and photo fi
 `photos_before`, `photos_after`, `snapshot`; header Idempotency-Key). Transitions:
 GET /cases/{id}/actions (what the caller may do, with forms),
 POST /cases/{id}/actions/{action} with {"version", "comment", "data", "photos"} (or multipart).
-Views: /cases, /cases/{id}, /cases/{id}/timeline, /cases/overdue, /cases/overview,
+Views: /cases, /inbox, /cases/{id}, /cases/{id}/timeline, /cases/overdue, /cases/overview,
 /departments/{code}/queue, /officers/{id}/tasks. Attachments: POST /attachments, GET /attachments/{sha256}.
 Admin: /workflows, /workflows/validate, /workflows/{code}, /workflows/{code}/versions/{v}/activate, /workflow-rules,
 /workflow-rules/preview.
@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from civicgrid.cases import attachments, catalog, engine, forms, intake, open311, views
+from civicgrid.cases import attachments, catalog, engine, forms, inbox, intake, open311, views
 from civicgrid.cases import query as case_query
 from civicgrid.cases import workflow as wfmod
 from civicgrid.cases.roles import Actor, current_actor
@@ -148,6 +148,13 @@ async def get_actions(request: Request) -> JSONResponse:
     state = app_state(request)
     out = await _run(_with_conn, state, forms.case_actions, request.path_params["id"], actor, state.cases)
     return JSONResponse(out, headers={"ETag": f'"{out["version"]}"'})
+
+
+async def get_inbox(request: Request) -> JSONResponse:
+    """待办: the caller's inboxes (one per role) with counts, and one page of the chosen box (cases/inbox.py)."""
+    actor = current_actor()
+    state = app_state(request)
+    return JSONResponse(await _run(_with_conn, state, inbox.inbox, actor, state.cases, request.query_params))
 
 
 async def get_timeline(request: Request) -> JSONResponse:
@@ -364,6 +371,7 @@ routes = [
     Route("/cases", create_case, methods=["POST"]),
     Route("/cases", list_cases, methods=["GET"]),
     Route("/cases/overdue", overdue, methods=["GET"]),
+    Route("/inbox", get_inbox, methods=["GET"]),
     Route("/catalog", catalog_tree, methods=["GET"]),
     Route("/cases/overview", overview, methods=["GET"]),
     Route("/cases/{id:int}", get_case, methods=["GET"]),

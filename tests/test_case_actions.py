@@ -99,3 +99,43 @@ def test_work_clock_counts_working_time_only():
     past = now - timedelta(days=40)
     assert clock.remaining_seconds(past) == -round(cal.working_minutes(past, now) * 60)
     assert clock.remaining_seconds(now.astimezone(timezone.utc)) == 0
+
+
+def inbox(cc, role, user=None, binding=None, **params):
+    r = cc.client.get("/api/inbox", params=params, headers=cc.headers(role, user, **(binding or {})))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_inboxes_per_role_with_counts(cases_client):
+    cc = cases_client
+    reported = cc.make_case()["id"]
+    filed = cc.make_case(lon=116.606)["id"]
+    cc.act(filed, "file", "shift_leader")
+    dispatched = cc.make_case(lon=116.607)["id"]
+    cc.act(dispatched, "file", "shift_leader")
+    cc.act(dispatched, "dispatch", "dispatcher")
+    cc.act(dispatched, "postpone_request", "department_handler", comment="等材料", data={"extend": "1d"})
+
+    sl = inbox(cc, "shift_leader")
+    assert sl["box"] == "shift_leader" and [b["box"] for b in sl["boxes"]] == ["shift_leader"]
+    ids = [c["id"] for c in sl["cases"]]
+    assert set(ids) == {reported, filed, dispatched} and sl["total"] == 3 == sl["boxes"][0]["count"]
+    by_action = {a["action"]: a["count"] for a in sl["actions"]}
+    assert by_action["file"] == 1 and by_action["postpone_approve"] == 1 and by_action["dispatch"] == 1
+    only = inbox(cc, "shift_leader", action="postpone_approve")
+    assert [c["id"] for c in only["cases"]] == [dispatched] and "postpone_approve" in only["cases"][0]["inbox_actions"]
+    assert all(c["remaining_work_seconds"] is not None for c in sl["cases"])
+    assert [c["id"] for c in inbox(cc, "shift_leader", q=sl["cases"][0]["case_number"])["cases"]] == [ids[0]]
+
+    assert [c["id"] for c in inbox(cc, "dispatcher")["cases"]] == [filed]
+    handler = inbox(cc, "department_handler", binding={"department": testing.DEPT_ENFORCE})
+    assert [c["id"] for c in handler["cases"]] == [dispatched]
+    assert inbox(cc, "department_handler", binding={"department": testing.DEPT_MUNICIPAL})["total"] == 0
+    # the leader's box keeps only cases overdue, urged/supervised or with a 延期 request
+    assert [c["id"] for c in inbox(cc, "leader")["cases"]] == [dispatched]
+    assert inbox(cc, "intake_operator")["total"] == 1   # send to verify / merge the new report
+    r = cc.client.get("/api/inbox", params={"box": "leader"}, headers=cc.headers("dispatcher"))
+    assert r.status_code == 400 and r.json()["field"] == "box"
+    r = cc.client.get("/api/inbox", headers=cc.headers("gis_editor"))
+    assert r.status_code == 403
