@@ -27,6 +27,7 @@ _TYPES = {"int": {"type": "integer"}, "float": {"type": "number"}, "path": {"typ
 
 def _models() -> dict[tuple[str, str], dict[str, type[BaseModel]]]:
     """(method, /api path template) → {"body": model} and/or {"query": model}: what the handler parses."""
+    from civicgrid.assessment import api as assessment
     from civicgrid.cases.api import RuleIn
     from civicgrid.cases.engine import ActionIn
     from civicgrid.cases.intake import IntakeIn
@@ -52,6 +53,18 @@ def _models() -> dict[tuple[str, str], dict[str, type[BaseModel]]]:
         ("POST", "/admin/users"): {"body": UserIn},
         ("PATCH", "/admin/users/{username}"): {"body": RolesIn},
         ("POST", "/admin/keys"): {"body": KeyIn},
+        ("POST", "/assessment/months/{month}/reassess"): {"body": assessment.ReassessIn},
+        ("POST", "/assessment/events"): {"body": assessment.EventIn},
+        ("POST", "/assessment/events/{id}/decision"): {"body": assessment.DecisionIn},
+        ("POST", "/assessment/staff"): {"body": assessment.StaffIn},
+        ("POST", "/assessment/roster"): {"body": assessment.RosterIn},
+        ("POST", "/assessment/attendance"): {"body": assessment.AttendanceIn},
+        ("POST", "/assessment/spot-checks"): {"body": assessment.SpotCheckIn},
+        ("POST", "/assessment/lead-absences"): {"body": assessment.LeadAbsenceIn},
+        ("POST", "/assessment/inspections"): {"body": assessment.InspectionIn},
+        ("POST", "/assessment/faults"): {"body": assessment.FaultIn},
+        ("PATCH", "/assessment/faults/{id}"): {"body": assessment.FaultPatch},
+        ("POST", "/assessment/reports"): {"body": assessment.ReportIn},
     }
 
 
