@@ -228,6 +228,7 @@ def section(kind: str) -> str:
 
 
 def labels(cfg: dict, kind: str) -> dict[str, str]:
-    base = dict(cfg.get("labels") or {})
+    # names are display, not method: evaluation.yml's, under those the version carried
+    base = {**(cfg.get("labels") or {}), **load_config()["labels"]}
     base.update({k: v for (kd, k), v in KIND_LABELS.items() if kd == kind})
     return base
