@@ -167,6 +167,9 @@ async def add_event(request: Request) -> Response:
 
     def work(conn, p):
         service.check_assessable(conn, month)
+        if body.attachment and not conn.execute("SELECT 1 FROM attachment WHERE sha256 = %s", [body.attachment]).fetchone():
+            raise InvalidInput("attachment: no uploaded attachment with this sha256 (POST /api/attachments first)",
+                               field="attachment")
         return service.add_event(conn, month, body.rule_code, body.count, body.occurred_at, body.note, evidence, p.user)
     return _json(await _run(request, work), 201)
 

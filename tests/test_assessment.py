@@ -364,6 +364,18 @@ def test_backups_district_outbox_and_audit_records(town, months):
             outbox[0]: True, outbox[1]: False, outbox[2]: False}
 
 
+def test_event_evidence_must_exist(town, months):
+    r = town.post("/api/assessment/events", headers=town.ev, json={
+        "month": "2026-06", "rule_code": "complaint", "occurred_at": at(2026, 6, 3), "attachment": "a" * 64})
+    assert r.status_code == 400 and r.json()["field"] == "attachment"
+    r = town.post("/api/assessment/events", headers=town.ev, json={
+        "month": "2026-06", "rule_code": "complaint", "occurred_at": at(2026, 7, 3)})
+    assert r.status_code == 400 and r.json()["field"] == "occurred_at"
+    r = town.post("/api/assessment/events", headers=town.ev, json={
+        "month": "2026-06", "rule_code": "nope", "occurred_at": at(2026, 6, 3)})
+    assert r.status_code == 400 and r.json()["field"] == "rule_code"
+
+
 def test_bad_months(town):
     for month, status in (("2026-13", 400), ("2025-12", 400), ("2099-01", 400), ("nope", 400)):
         r = town.post(f"/api/assessment/months/{month}/compute", headers=town.ev)
