@@ -19,8 +19,9 @@ WITH period_cases AS (
            max(e.at) FILTER (WHERE e.action = 'feedback') AS handled_at,
            min(e.at) FILTER (WHERE e.to_state = 'closed') AS closed_at,
            count(*) FILTER (WHERE e.action = 'rework') AS reworks
-    FROM case_event e JOIN period_cases p USING (case_id)
-    WHERE e.at < %(end)s
+    FROM period_cases p
+    -- by (case_id, seq): the period's cases' events, not every event before the end
+    CROSS JOIN LATERAL (SELECT * FROM case_event x WHERE x.case_id = p.case_id AND x.at < %(end)s) e
     GROUP BY e.case_id
 ), facts AS (
     SELECT c.id, c.channel, c.unit_grid_code, c.community_code, c.responsibility_grid_code, c.officer_id,
