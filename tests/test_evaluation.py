@@ -244,3 +244,14 @@ def test_exports_carry_the_same_numbers(app, january):
     assert "61.33" in line and " C " in f" {line} " and "3" in line.split()
     assert "综合评价报告 2020年1月" in text and "派遣员评价" in text
     assert app.get(f"/api/evaluation/periods/{pid}/export.doc", headers=H(app)).status_code == 404
+
+
+def test_month_on_month_and_year_on_year(app, january):
+    for code in ("2019-12", "2019-01"):
+        assert app.post("/api/evaluation/periods", json={"kind": "monthly", "code": code}, headers=H(app)).status_code == 201
+    with connect(app.url) as conn:
+        grid = conn.execute("SELECT unit_grid_code FROM cases WHERE id = %s", [app.cases["c1"]]).fetchone()["unit_grid_code"]
+    row = rows_of(app, january["id"], "unit_grid")[grid]
+    assert row["indicators"]["filed"] >= 2 and row["prev_score"] == 100.0 and row["yoy_score"] == 100.0   # nothing filed then
+    assert row["mom"] == round(row["score"] - 100.0, 2) == row["yoy"]
+    assert row["rank_change"] == row["prev_rank"] - row["rank"] and row["prev_rank"] == 1
