@@ -3,7 +3,8 @@ records each `system` checklist item of the day (ops_check_item) — the databas
 free disk space, the last backup's age and verified restore (backup_record), API and tile latency
 measured over HTTP against the server itself, the HTTPS certificate's expiry when the public URL is
 https. A timer beside `civicgrid serve` runs it shortly after start and then every hour (the day's
-row shows the latest check); `civicgrid assessment inspect` runs it once.
+row shows the latest check), and refreshes the system's proposed events of this month and the last;
+`civicgrid assessment inspect` runs the checks once.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import socket
 import ssl
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 import httpx
@@ -114,14 +115,31 @@ def run_checks(settings, base_url: str | None = None) -> list[dict]:
     return rows
 
 
+def propose_recent(settings) -> dict[str, dict]:
+    """The system's proposals for this month and the last (unless signed off or before the contract),
+    so the evaluator finds them waiting before he computes."""
+    from civicgrid.assessment import service
+
+    today = service.local_today()
+    out = {}
+    with connect(settings.dsn) as conn:
+        starts = conn.execute("SELECT starts_on FROM assessment_contract").fetchone()["starts_on"]
+        for month in ((today.replace(day=1) - timedelta(days=1)).replace(day=1), today.replace(day=1)):
+            if month >= starts and not service.locked(conn, month):
+                out[service.month_text(month)] = service.propose(conn, month)
+        conn.commit()
+    return out
+
+
 def run_forever(settings, stop: threading.Event) -> None:
     if stop.wait(FIRST_RUN_S):
         return
     while True:
-        try:
-            run_checks(settings)
-        except Exception as exc:   # a signed-off month, the database away: try again next time
-            log.warning("daily inspection (system part) not recorded: %s: %s", type(exc).__name__, exc)
+        for work in (run_checks, propose_recent):
+            try:
+                work(settings)
+            except Exception as exc:   # the database away, a month signed off meanwhile: next time
+                log.warning("assessment timer: %s failed: %s: %s", work.__name__, type(exc).__name__, exc)
         if stop.wait(INTERVAL_S):
             return
 

@@ -291,13 +291,17 @@ def test_vendor_records_today(town, months):
 
 
 def test_system_inspection_records_its_own_checks(town, months):
-    from civicgrid.assessment.inspect import run_checks
+    from civicgrid.assessment.inspect import propose_recent, run_checks
     from civicgrid.settings import get_settings
 
     rows = {r["item_code"]: r for r in run_checks(get_settings(), base_url="http://127.0.0.1:9")}
     assert set(rows) == {"db_write", "disk_space", "backup", "api_latency", "tile_latency", "tls_expiry"}
     assert rows["db_write"]["ok"] and not rows["api_latency"]["ok"]      # nothing listens on port 9
     assert rows["tls_expiry"]["ok"] and "不适用" in rows["tls_expiry"]["value"]
+    # the timer's proposals: this month and the last, waiting for the evaluator (none of the test's months)
+    today = service.local_today()
+    assert set(propose_recent(get_settings())) == {(today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m"),
+                                                   today.strftime("%Y-%m")}
 
 
 def test_report_pdf_and_xlsx_carry_the_same_numbers(town, months, tmp_path):

@@ -1,6 +1,6 @@
 """运维考核 in the web app, one flow on a private copy of the demo town (the page writes results):
 the evaluator computes October 2026 at 1920×1080, confirms a proposed event on 扣分事项 (the score
-drops by its points), signs the month off (then 复核 is offered and 计算 is not), sees the month in
+drops by its points), dismisses the rest at once, signs the month off (then 复核 is offered and 计算 is not), sees the month in
 历史与支付 with its chart and the payment stages; the vendor's staff on a phone (390×844) gets the
 record forms, signs in and submits today's checklist, and is offered no scoring.
 """
@@ -67,12 +67,22 @@ def test_evaluator_and_vendor_flow(browser_page, town_url):
     page.click(".assess-tabs .el-tabs__item:has-text('月度概览')")
     page.wait_for_function("document.querySelector('[data-testid=assess-total]')?.textContent.trim() === '99'")
 
-    # the rest dismissed (as the evaluator would, one by one); then sign off
+    # the rest dismissed at once: only the open ones listed, all selected, one reason
+    page.click(".assess-tabs .el-tabs__item:has-text('扣分事项')")
+    page.click(".assess-filter .el-select")
+    page.click(".el-select-dropdown__item:has-text('待审核')")
+    page.wait_for_function("!document.querySelector('[data-testid=assess-events] tbody')?.textContent.includes('已确认')")
+    page.click("[data-testid=assess-events] thead .el-checkbox")
+    page.click("[data-testid=assess-dismiss-many]")
+    box_submit(page, "已核实：当月记录为纸质补录")
+    page.wait_for_function("document.querySelector('[data-testid=assess-sign]')?.textContent.trim() === '签字确认'",
+                           timeout=60_000)
     with connect(town_url) as conn:
-        conn.execute("UPDATE assessment_event SET status = 'dismissed', reason = '测试', decided_by = 'web.evaluator', "
-                     "decided_at = now() WHERE month = '2026-10-01' AND status = 'proposed'")
-    page.reload()
-    page.wait_for_selector("[data-testid=assess-total]")
+        left = conn.execute("SELECT count(*) FILTER (WHERE status = 'proposed') AS open, "
+                            "count(*) FILTER (WHERE status = 'dismissed' AND decided_by = 'web.evaluator') AS dismissed "
+                            "FROM assessment_event WHERE month = '2026-10-01'").fetchone()
+    assert left["open"] == 0 and left["dismissed"] > 30
+    page.click(".assess-tabs .el-tabs__item:has-text('月度概览')")
     page.click("[data-testid=assess-sign]")
     box_submit(page)
     page.wait_for_selector("[data-testid=assess-reassess]:not([disabled])")
