@@ -7,6 +7,7 @@
 //   bare    no top bar (login, the public reporting page)
 export const pages = [
     {path: '/login', name: 'login', title: '登录', bare: true, component: () => import('./features/login/LoginPage.vue')},
+    {path: '/inbox', name: 'inbox', title: '待办', menu: '业务', bar: true, action: 'cases.inbox', component: () => import('./features/inbox/InboxPage.vue')},
     {path: '/cases/:id(\\d+)', name: 'case-detail', title: '案件详情', component: () => import('./features/cases/CaseDetailPage.vue')},
     {path: '/assessment', name: 'assessment', title: '运维考核', menu: '分析', action: 'assessment.read', component: () => import('./features/assessment/AssessmentPage.vue')},
     {path: '/evaluation', name: 'evaluation', title: '综合评价', menu: '分析', action: 'evaluation.read', component: () => import('./features/evaluation/EvaluationPage.vue')},

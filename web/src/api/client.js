@@ -59,3 +59,13 @@ export function fieldErrors(error) {
     const key = error.field ? error.field.split('.').pop() : '_';
     return {[key]: error.message};
 }
+
+// A file upload (multipart/form-data; the browser sets the boundary), with the session's CSRF token.
+export async function upload(url, formData) {
+    const h = {Accept: 'application/json'};
+    if (csrfToken) h[CSRF_HEADER] = csrfToken;
+    const response = await fetch(url, {method: 'POST', headers: h, body: formData, credentials: 'same-origin'});
+    const data = await response.json().catch(() => null);
+    if (!response.ok) throw new ApiError(response.status, data, url);
+    return data;
+}
