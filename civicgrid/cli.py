@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -225,11 +226,57 @@ def demo_load(scale, seed, if_empty, quiet):
 @click.option("--workers", type=click.IntRange(1, 16), default=1, show_default=True)
 def serve(host, port, workers):
     """Serve the web map, /api and /ogc."""
+    import shutil
+
     import uvicorn
 
+    from civicgrid.ops import configure_logging
+
     settings = get_settings()
-    uvicorn.run("civicgrid.app:create_app", factory=True, host=host or settings.host,
-                port=port or settings.port, workers=workers, log_level="warning")
+    port = port or settings.port
+    if workers > 1:
+        # the workers' request metrics in shared files, summed when /metrics is scraped
+        folder = settings.data_dir / "run" / f"metrics-{port}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    uvicorn.run("civicgrid.app:create_app", factory=True, host=host or settings.host, port=port, workers=workers,
+                log_config=configure_logging(settings.log_format), access_log=False,
+                timeout_graceful_shutdown=settings.shutdown_grace or None)
+
+
+@main.group(cls=Group)
+def service():
+    """Run civicgrid supervised (systemd units)."""
+
+
+@service.command("install")
+@click.option("--workers", type=click.IntRange(1, 16), default=2, show_default=True, help="server processes")
+@click.option("--user", default=None, help="system user of the server and timer units (default: the current one)")
+@click.option("--unit-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="where to write the units (default /etc/systemd/system)")
+@click.option("--print", "--dry-run", "dry_run", is_flag=True, help="print the units, write nothing")
+def service_install(workers, user, unit_dir, dry_run):
+    """Write the systemd units (server, case timers, the private cluster) and enable them."""
+    from civicgrid import service as svc
+
+    texts = svc.units(workers=workers, user=user)
+    if dry_run:
+        for name, text in texts.items():
+            click.echo(f"# ---- {name}\n{text}")
+        return
+    folder = unit_dir or svc.UNIT_DIR
+    enable = unit_dir is None and svc.systemd_running()
+    if unit_dir is None and not svc.systemd_running():
+        raise SetupError("systemd is not running on this machine (PID 1 is another init): write the units elsewhere "
+                         "with --unit-dir, or run `civicgrid serve` under your supervisor (README: Reliability)")
+    for path in svc.install(folder, texts, enable):
+        click.echo(f"wrote {path}")
+    complaints = svc.verify_units(folder)
+    if complaints:
+        click.echo(f"systemd-analyze verify: {complaints}", err=True)
+    click.echo("enabled and started: " + ", ".join(texts) if enable else
+               f"not enabled (units in {folder}): systemctl enable --now {' '.join(texts)}")
 
 
 # ---------------------------------------------------------------- the parts' own command groups

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
                                   description="seconds one asynchronous job may run before it is stopped (failed)")
     job_memory_limit_mb: int = Field(2048, ge=64, le=1 << 20,
                                      description="address space of one job runner in MiB; above it the job fails")
+    log_format: Literal["json", "text"] = Field("json", description="`serve`'s log lines on stderr: one JSON object "
+                                                                 "each (with the request id) or plain text")
+    shutdown_grace: float = Field(20.0, ge=0, le=600, description="seconds `serve` lets requests in flight finish "
+                                                                "after SIGTERM before it closes them")
     backup_dir: Path | None = Field(None, description="where `civicgrid db backup` keeps backup sets (pgBackRest's "
                                                       "repository, dumps, the files' tars); point it at another disk",
                                     json_schema_extra={"shown": "`DATA_DIR/backups`"})
