@@ -158,7 +158,7 @@ def _local(request: Request) -> bool:
 async def metrics_page(request: Request) -> Response:
     principal = request.scope.get("state", {}).get("principal")
     if not _local(request) and not (principal is not None and "admin" in principal.roles):
-        raise Forbidden("metrics are for administrators or the same machine", field="Authorization")
+        raise Forbidden("metrics are for administrators or the same machine", field="client")
     return Response(await metrics.render(app_state(request)),
                     media_type="text/plain; version=0.0.4; charset=utf-8")
 
