@@ -292,7 +292,7 @@ async def get_method(request: Request) -> Response:
     def work(conn):
         version, cfg = methods.current(conn)
         rows = conn.execute("SELECT version, note, created_at, created_by FROM evaluation_method ORDER BY version DESC").fetchall()
-        return {"version": version, "config": cfg, "versions": rows}
+        return {"version": version, "config": cfg, "versions": rows, "labels": methods.labels(cfg, "area")}
 
     return _json(await _run(request, work))
 

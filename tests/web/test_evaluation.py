@@ -1,7 +1,8 @@
 """综合评价 page in a real browser: the evaluator makes a month's evaluation from the page; the
 table ranks with grade colours, the bar chart and the choropleth draw, a row opens its history, a
 number opens the cases behind it, and both export links download files with the table's numbers.
-A leader reads the same page on a phone, without the evaluator's buttons."""
+An admin changes the method's weights (validated); a leader reads the same page on a phone, without
+the evaluator's buttons."""
 from __future__ import annotations
 
 import io
@@ -66,6 +67,20 @@ def test_evaluation_page(browser_page):
     page.click("[data-test=kinds] .el-tabs__item:has-text('派遣员')")
     page.wait_for_function("() => document.querySelector('[data-test=formula]')?.innerText.includes('按时派遣率')")
     assert page.locator(ROWS).count() >= 1
+
+    # an admin changes the method: a wrong sum is refused naming the section, the right one saved
+    admin = browser_page("admin", viewport={"width": 1920, "height": 1080})
+    admin.goto("/evaluation")
+    admin.click("[data-test=method]")
+    box = admin.locator("[data-test=weight-dispatcher-dispatched_score] input")
+    box.fill("0.5")
+    box.press("Tab")
+    admin.click("[data-test=method-save]")
+    assert "config.dispatcher" in admin.locator("[data-test=method-error]").inner_text(timeout=20_000)
+    box.fill("0.2")
+    box.press("Tab")
+    admin.click("[data-test=method-save]")
+    admin.wait_for_selector("[data-test=method-saved]")
 
     # a leader reads on a phone: the table and charts, no compute or publish buttons
     phone = browser_page("leader", viewport={"width": 390, "height": 844})
