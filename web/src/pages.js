@@ -16,6 +16,8 @@ export const pages = [
     {path: '/admin/users', name: 'admin-users', title: '用户管理', action: 'admin.users', menu: '管理', component: () => import('./features/admin/UsersPage.vue')},
     {path: '/admin/keys', name: 'admin-keys', title: '接口密钥', action: 'admin.keys', menu: '管理', component: () => import('./features/admin/KeysPage.vue')},
     {path: '/admin/audit', name: 'admin-audit', title: '审计日志', action: 'audit.read', menu: '管理', component: () => import('./features/admin/AuditPage.vue')},
+    {path: '/workflows', name: 'workflows', title: '流程管理', menu: '管理', action: 'workflows.read', component: () => import('./features/workflows/WorkflowsPage.vue')},
+    {path: '/workflows/:code', name: 'workflow-designer', title: '流程设计', action: 'workflows.read', component: () => import('./features/workflows/WorkflowDesignerPage.vue')},
 ];
 
 export const MENU_GROUPS = ['业务', '分析', '数据', '管理'];
