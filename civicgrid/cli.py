@@ -173,6 +173,54 @@ def db_verify(label):
     _echo_verify(bk.verify(label=label))
 
 
+@db.group(cls=Group)
+def replica():
+    """A hot standby of the private cluster (streaming replication, its own data directory and port)."""
+
+
+_replica_port = click.option("--port", type=click.IntRange(1, 65535), default=None,
+                             help="the standby's port (default CIVICGRID_PG_PORT + 1)")
+
+
+@replica.command("start")
+@_replica_port
+def replica_start(port):
+    """Copy the running primary (pg_basebackup -R) once, then start the standby."""
+    from civicgrid.db import replica as rep
+
+    standby = rep.start(get_settings(), port)
+    click.echo(f"standby running on 127.0.0.1:{standby.port} (data in {standby.pgdata}): "
+               f"postgresql://{standby.user}@127.0.0.1:{standby.port}/{standby.db_name}")
+
+
+@replica.command("status")
+@_replica_port
+def replica_status(port):
+    """Is the standby running, replaying, and how far behind?"""
+    from civicgrid.db import replica as rep
+
+    click.echo(json.dumps(rep.status(get_settings(), port), indent=1, default=str))
+
+
+@replica.command("stop")
+@_replica_port
+def replica_stop(port):
+    """Stop the standby."""
+    from civicgrid.db import replica as rep
+
+    click.echo("standby stopped" if rep.stop(get_settings(), port) else "standby was not running")
+
+
+@replica.command("promote")
+@_replica_port
+def replica_promote(port):
+    """Make the standby a primary (after the primary is lost); then point DATABASE_URL at it."""
+    from civicgrid.db import replica as rep
+
+    standby = rep.promote(get_settings(), port)
+    click.echo(f"promoted: DATABASE_URL=postgresql://{standby.user}@127.0.0.1:{standby.port}/{standby.db_name}")
+
+
 @db.command("backups")
 def db_backups():
     """The backups and verifications recorded, newest first."""
