@@ -173,3 +173,32 @@ def test_seven_step_loop_by_five_users(browser_page, loop_place, live_server):
         assert [b["box"] for b in boxes] == [role]
     gis = browser_page("gis_editor")
     assert gis.request.get("/api/inbox").status == 403
+
+
+def test_public_report_and_tracking_show_no_reporter_data(browser_page, loop_place):
+    page = browser_page(None, viewport=PHONE, geolocation={"longitude": loop_place["lon"], "latitude": loop_place["lat"]},
+                        permissions=["geolocation"])
+    page.goto("/report")
+    page.wait_for_selector("[data-testid=report-form]")
+    page.click("text=使用我的位置")
+    page.wait_for_selector("text=已选位置")
+    select = page.locator("[data-field=category]").locator("xpath=ancestor-or-self::*[contains(@class,'el-select')][1]")
+    select.click()
+    page.keyboard.type("暴露垃圾")
+    page.locator(".el-select-dropdown__item:visible").filter(has_text="暴露垃圾").first.click()
+    page.fill("[data-field=description] textarea, textarea[data-field=description]", "小区门口垃圾无人清运")
+    page.fill("input[placeholder='称呼']", "李女士")
+    page.fill("input[placeholder='手机号']", "13800001111")
+    page.set_input_files("[data-testid=report-photos]",
+                         files=[{"name": "before.png", "mimeType": "image/png", "buffer": png_bytes(9)}])
+    shot(page, "public-report-phone")
+    page.click("[data-testid=report-submit]")
+    number = page.locator("[data-testid=tracking-number]").inner_text(timeout=30_000)
+    assert re.fullmatch(r"\d{10,}", number)
+    page.click("[data-testid=tracking-link]")
+    page.wait_for_function("document.body.dataset.trackReady === '1'")
+    status = page.inner_text("[data-testid=track-status]")
+    assert number in status and "暴露垃圾" in status and "小区门口垃圾无人清运" in status and "处理中" in status
+    assert "李女士" not in status and "13800001111" not in status and "13800001111" not in page.content()
+    shot(page, "public-track-phone")
+    assert not page.outside and not page.problems, (page.outside, page.problems)
