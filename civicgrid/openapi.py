@@ -31,6 +31,7 @@ def _models() -> dict[tuple[str, str], dict[str, type[BaseModel]]]:
     from civicgrid.cases.api import RuleIn
     from civicgrid.cases.engine import ActionIn
     from civicgrid.cases.intake import IntakeIn
+    from civicgrid.evaluation import api as evaluation
     from civicgrid.exchange.api import ResendIn
     from civicgrid.exchange.inbound import InboundIn
     from civicgrid.layers.plans import PlanIn, PlanPatch
@@ -65,6 +66,9 @@ def _models() -> dict[tuple[str, str], dict[str, type[BaseModel]]]:
         ("POST", "/assessment/faults"): {"body": assessment.FaultIn},
         ("PATCH", "/assessment/faults/{id}"): {"body": assessment.FaultPatch},
         ("POST", "/assessment/reports"): {"body": assessment.ReportIn},
+        ("POST", "/evaluation/periods"): {"body": evaluation.PeriodIn},
+        ("POST", "/evaluation/periods/{id}/compute"): {"body": evaluation.ComputeIn},
+        ("PUT", "/evaluation/method"): {"body": evaluation.MethodIn},
     }
 
 
