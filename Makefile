@@ -4,7 +4,7 @@
 CIVICGRID := .venv/bin/civicgrid
 PYTEST_ARGS ?=
 
-.PHONY: run test lint setup setup-test bench bench-ogc bench-processes bench-cases bench-survey bench-search bench-web bench-assessment bench-evaluation
+.PHONY: run test lint setup setup-test bench bench-ogc bench-processes bench-cases bench-survey bench-search bench-web bench-assessment bench-evaluation bench-exchange
 
 run: setup
 	@$(CIVICGRID) db start
@@ -35,7 +35,7 @@ BENCH_ENV := CIVICGRID_DATA_DIR=$(CURDIR)/.data/bench CIVICGRID_PG_PORT=55090
 setup-bench: setup
 	@bash scripts/setup.sh bench
 
-bench: bench-ogc bench-processes bench-cases bench-survey bench-search bench-web bench-assessment bench-evaluation
+bench: bench-ogc bench-processes bench-cases bench-survey bench-search bench-web bench-assessment bench-evaluation bench-exchange
 
 bench-ogc: setup-bench
 	.venv/bin/python -m bench.ogc
@@ -76,3 +76,6 @@ bench-evaluation: setup
 	$(BENCH_ENV) $(CIVICGRID) db migrate
 	$(BENCH_ENV) $(CIVICGRID) demo load --if-empty
 	$(BENCH_ENV) .venv/bin/python bench/evaluation/run.py
+
+bench-exchange: setup
+	.venv/bin/python bench/exchange/run.py

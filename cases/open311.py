@@ -6,7 +6,8 @@ array of {code, description}: 404 unknown resource, 400 anything else. Coordinat
 POSTed requests enter as the `public` channel (anonymous; contact details stay private)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import re
+from datetime import date, datetime, time, timedelta, timezone
 from xml.etree import ElementTree as ET
 
 from starlette.concurrency import run_in_threadpool
@@ -17,11 +18,21 @@ from starlette.routing import Route
 from civicgrid.cases import intake
 from civicgrid.cases.roles import Actor
 from civicgrid.db import load_sql
-from civicgrid.errors import CivicgridError, InvalidInput, NotFound
+from civicgrid.errors import CivicgridError, Forbidden, InvalidInput, NotFound
 from civicgrid.state import AppState, app_state
 
 GBT = "GB/T 47678.5-2026"
 PACKAGE = "civicgrid.cases"
+LOCAL = timezone(timedelta(hours=8))          # Beijing time: dates without a time are local days
+PAGE_SIZE = 1000                              # the spec's default (and largest) number of requests
+# our intake's field names → the GeoReport v2 names a client sent
+PUBLIC_NAMES = {"lon": "long", "lat": "lat", "category_code": "service_code", "address": "address_string",
+                "reporter_phone": "phone", "reporter_name": "last_name", "description": "description"}
+
+
+def stamp(value: datetime | None) -> str | None:
+    """The one timestamp format of every answer: whole seconds, Beijing offset (2026-11-20T08:00:00+08:00)."""
+    return value.astimezone(LOCAL).replace(microsecond=0).isoformat() if value else None
 
 
 def _render(data, fmt: str, root: str, item: str, status: int = 200) -> Response:
@@ -50,7 +61,14 @@ def _guard(handler):
             return await handler(request)
         except CivicgridError as exc:
             status = 404 if exc.status == 404 else (403 if exc.status == 403 else 400)
-            return _render([{"code": exc.status, "description": exc.message}], fmt, "errors", "error", status)
+            field = PUBLIC_NAMES.get(exc.field, exc.field)
+            message = exc.message
+            if exc.field and field != exc.field:
+                message = re.sub(rf"\b{re.escape(exc.field)}\b", field, message)
+            error = {"code": exc.status, "description": message}
+            if field:
+                error["field"] = field
+            return _render([error], fmt, "errors", "error", status)
     return wrapped
 
 
@@ -76,7 +94,53 @@ async def service_definition(request: Request) -> Response:
         raise NotFound(f"service {code} not found", field="service_code")
     if fmt == "json":
         return JSONResponse({"service_code": code, "attributes": []})
-    return _render([{"service_code": code}], fmt, "service_definition", "attributes")
+    # <service_definition><service_code/><attributes/></service_definition>, as the spec shows it
+    top = ET.Element("service_definition")
+    ET.SubElement(top, "service_code").text = code
+    ET.SubElement(top, "attributes")
+    return Response(b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="utf-8"),
+                    media_type="text/xml; charset=utf-8")
+
+
+@_guard
+async def discovery(request: Request) -> Response:
+    """The endpoint discovery document (GeoReport v2 "Service Discovery")."""
+    fmt = _fmt(request)
+    base = app_state(request).settings.public_url + "/api/open311/v2/"
+    doc = {"changeset": "2026-12-01T00:00:00+08:00", "contact": "仁和镇综合执法指挥中心", "key_service": "civicgrid key create",
+           "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2", "url": base,
+                          "changeset": "2026-12-01T00:00:00+08:00", "type": "production",
+                          "formats": ["application/json", "text/xml"]}]}
+    if fmt == "json":
+        return JSONResponse(doc)
+    top = ET.Element("discovery")
+    for k in ("changeset", "contact", "key_service"):
+        ET.SubElement(top, k).text = doc[k]
+    eps = ET.SubElement(top, "endpoints")
+    for ep in doc["endpoints"]:
+        el = ET.SubElement(eps, "endpoint")
+        for k in ("specification", "url", "changeset", "type"):
+            ET.SubElement(el, k).text = ep[k]
+        formats = ET.SubElement(el, "formats")
+        for f in ep["formats"]:
+            ET.SubElement(formats, "format").text = f
+    return Response(b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="utf-8"),
+                    media_type="text/xml; charset=utf-8")
+
+
+def _key_user(state: AppState, token: str) -> dict | None:
+    from civicgrid.security.identity import authenticate_key
+
+    with state.pool.connection() as conn:
+        return authenticate_key(conn, token)
+
+
+def _positive(raw: str | None, name: str, default: int, high: int) -> int:
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= high:
+        raise InvalidInput(f"{name} must be a whole number from 1 to {high}", field=name)
+    return int(raw)
 
 
 def _with(state: AppState, fn, *args):
@@ -101,16 +165,24 @@ def _requests(conn, state: AppState, where: str, params: dict) -> list[dict]:
             # only what a member of the public wrote in public; 12345 and officer notes may name people
             "description": r["description"] if r["channel"] == "public" else None,
             "agency_responsible": r["agency_responsible"], "service_notice": None,
-            "requested_datetime": r["requested_datetime"].isoformat(), "updated_datetime": r["updated_datetime"].isoformat(),
-            "expected_datetime": r["expected_datetime"].isoformat() if r["expected_datetime"] else None,
+            "requested_datetime": stamp(r["requested_datetime"]), "updated_datetime": stamp(r["updated_datetime"]),
+            "expected_datetime": stamp(r["expected_datetime"]),
             "address": r["address"], "address_id": None, "zipcode": None, "lat": r["lat"], "long": r["long"],
             "media_url": None})
     return out
 
 
-def _date(text: str | None, name: str) -> datetime | None:
-    if text is None:
+def _date(text: str | None, name: str, end: bool = False) -> datetime | None:
+    """An ISO 8601 date-time with a zone, or a date alone: that local day (its end for end_date)."""
+    if not text:
         return None
+    if len(text) == 10:
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise InvalidInput(f"{name} must be a date (2026-11-20) or a date-time with a time zone", field=name) from None
+        start = datetime.combine(day, time(0), LOCAL)
+        return start + timedelta(days=1) - timedelta(microseconds=1) if end else start
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -124,16 +196,16 @@ def _date(text: str | None, name: str) -> datetime | None:
 async def get_requests(request: Request) -> Response:
     fmt = _fmt(request)
     q = request.query_params
-    allowed = {"service_request_id", "service_code", "start_date", "end_date", "status", "jurisdiction_id"}
-    unknown = set(q) - allowed
-    if unknown:
-        raise InvalidInput(f"unknown parameter {sorted(unknown)[0]}", field=sorted(unknown)[0])
+    # other parameters (api_key, jurisdiction_id, lat/long/radius, extensions) are ignored, as the
+    # spec's clients expect; page/page_size are the pagination extension
+    page = _positive(q.get("page"), "page", 1, 1_000_000)
+    page_size = _positive(q.get("page_size"), "page_size", PAGE_SIZE, PAGE_SIZE)
     if q.get("service_request_id"):
         ids = [s.strip() for s in q["service_request_id"].split(",") if s.strip()][:100]
         rows = await run_in_threadpool(_with, app_state(request), _requests, "c.case_number = ANY(%(ids)s)",
-                                       {"ids": ids})
+                                       {"ids": ids, "limit": PAGE_SIZE, "offset": 0})
         return _render(rows, fmt, "service_requests", "request")
-    end = _date(q.get("end_date"), "end_date") or datetime.now(timezone.utc)
+    end = _date(q.get("end_date"), "end_date", end=True) or datetime.now(timezone.utc)
     start = _date(q.get("start_date"), "start_date") or end - timedelta(days=90)
     if end - start > timedelta(days=90) or start > end:
         raise InvalidInput("start_date..end_date must be a window of at most 90 days", field="start_date")
@@ -142,7 +214,8 @@ async def get_requests(request: Request) -> Response:
     if not statuses <= {"open", "closed"}:
         raise InvalidInput("status is open, closed or both", field="status")
     where = "c.reported_at BETWEEN %(start)s AND %(end)s AND c.is_closed = ANY(%(closed)s)"
-    params = {"start": start, "end": end, "closed": [s == "closed" for s in statuses]}
+    params = {"start": start, "end": end, "closed": [s == "closed" for s in statuses],
+              "limit": page_size, "offset": (page - 1) * page_size}
     if q.get("service_code"):
         where += " AND c.category_code = ANY(%(codes)s)"
         params["codes"] = q["service_code"].split(",")
@@ -154,7 +227,7 @@ async def get_requests(request: Request) -> Response:
 async def get_request(request: Request) -> Response:
     fmt = _fmt(request)
     rows = await run_in_threadpool(_with, app_state(request), _requests, "c.case_number = %(id)s",
-                                   {"id": request.path_params["id"]})
+                                   {"id": request.path_params["id"], "limit": 1, "offset": 0})
     if not rows:
         raise NotFound(f"service request {request.path_params['id']} not found", field="service_request_id")
     return _render(rows, fmt, "service_requests", "request")
@@ -182,7 +255,13 @@ async def post_request(request: Request) -> Response:
         payload["reporter_phone"] = f["phone"]
     payload = {k: v for k, v in payload.items() if v not in (None, "")}
     state = app_state(request)
-    answer, _ = await run_in_threadpool(intake.intake, state.pool, payload, Actor("open311", "public"),
+    actor = Actor("open311", "public")
+    if f.get("api_key"):   # the spec's key for POSTs: one of our API keys; its user is recorded as reporter
+        found = await run_in_threadpool(_key_user, state, f["api_key"])
+        if found is None:
+            raise Forbidden("api_key is unknown, expired or revoked", field="api_key")
+        actor = Actor(found["username"], "public")
+    answer, _ = await run_in_threadpool(intake.intake, state.pool, payload, actor,
                                         request.headers.get("idempotency-key"), state.cases)
     notice = "已受理，等待网格员核实" if answer["state"] == "verifying" else "已受理"
     return _render([{"service_request_id": answer["case_number"], "service_notice": notice, "account_id": None}],
@@ -190,6 +269,8 @@ async def post_request(request: Request) -> Response:
 
 
 routes = [
+    Route("/open311/discovery.{fmt}", discovery, methods=["GET"]),
+    Route("/open311/v2/discovery.{fmt}", discovery, methods=["GET"]),
     Route("/open311/v2/services.{fmt}", services, methods=["GET"]),
     Route("/open311/v2/services/{code}.{fmt}", service_definition, methods=["GET"]),
     Route("/open311/v2/requests.{fmt}", get_requests, methods=["GET"]),

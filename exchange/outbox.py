@@ -82,7 +82,7 @@ def run_batch(conn, adapter, settings, batch: int = BATCH) -> dict:
 def drain(url: str, adapter, settings, batch: int = BATCH, max_batches: int = 1_000_000) -> dict:
     """Deliver until nothing is due (tests, the bench, `civicgrid exchange worker --once`)."""
     total = {"claimed": 0, "delivered": 0, "retry": 0, "dead": 0}
-    with connect(url) as conn:
+    with connect(url, autocommit=True) as conn:
         for _ in range(max_batches):
             with conn.transaction():
                 counts = run_batch(conn, adapter, settings, batch)
@@ -103,7 +103,9 @@ def run_forever(settings, adapter, stop: threading.Event, poll: float = 30.0) ->
     """Deliver, then sleep until a notification, the next retry is due, or `poll` seconds pass."""
     while not stop.is_set():
         try:
-            with connect(settings.dsn) as conn, connect(settings.dsn, autocommit=True) as listener:
+            # autocommit: each batch is its own transaction (a read between batches must not keep one
+            # open, or now() would stand still for the claim)
+            with connect(settings.dsn, autocommit=True) as conn, connect(settings.dsn, autocommit=True) as listener:
                 listener.execute("LISTEN district_outbox")
                 while not stop.is_set():
                     with conn.transaction():
@@ -112,7 +114,8 @@ def run_forever(settings, adapter, stop: threading.Event, poll: float = 30.0) ->
                         log.warning("district outbox: %s", counts)
                     if counts["claimed"]:
                         continue
-                    wait = min(poll, _next_due(conn) if _next_due(conn) is not None else poll)
+                    due = _next_due(conn)
+                    wait = poll if due is None else min(poll, due)
                     _wait(listener, wait, stop)
         except Exception:  # keep the worker alive over a database restart
             log.exception("district delivery failed; retrying")

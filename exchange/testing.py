@@ -33,6 +33,7 @@ class FakeDistrict:
         self.delay_s = 0.0
         self.bad_signatures = 0
         self.next_request_id = 1000
+        self.arrived: dict[str, float] = {}   # key → time.perf_counter() when accepted (the bench's latency)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -66,6 +67,7 @@ class FakeDistrict:
                 self.next_request_id += 1
                 answer = [{"service_request_id": str(self.next_request_id)}]
             self.accepted.append({"key": key, "body": body, "path": path})
+            self.arrived[key] = time.perf_counter()
             if key in self.fail_after_accept:
                 self.fail_after_accept.discard(key)
                 return 500, {"error": "reply lost"}
@@ -76,6 +78,10 @@ class FakeDistrict:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body in one segment: two small writes on a keep-alive connection meet the
+            # client's delayed ACK (40 ms a request)
+            disable_nagle_algorithm = True
+            wbufsize = 1 << 16
 
             def log_message(self, *args):
                 pass

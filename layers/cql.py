@@ -161,6 +161,13 @@ class Translator:
     def literal(self, value: Any, want: str | None, fmt: str | None) -> sql.Composable:
         if value is None:
             return sql.SQL("NULL")
+        if want == "boolean" and not isinstance(value, bool):
+            # 1/0 and 'true'/'false' (what GDAL and spreadsheets send) compare with a boolean property
+            text = str(int(value)) if isinstance(value, (int, float)) and value in (0, 1) else str(value).lower()
+            if text not in ("1", "0", "true", "false"):
+                raise InvalidInput(f"cannot compare a boolean property with {json.dumps(value, ensure_ascii=False)[:40]}",
+                                   field="filter")
+            value = text in ("1", "true")
         if isinstance(value, bool):
             if want not in (None, "boolean"):
                 raise InvalidInput(f"cannot compare a {want} property with a boolean", field="filter")

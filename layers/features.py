@@ -232,8 +232,11 @@ def _instant(text: str, field_name: str = "datetime") -> datetime | None:
     text = text.strip()
     if text in ("..", ""):
         return None
+    # GDAL 3.6 sends a date-only comparison as `2026-06-01T/..`: the day's start
+    if len(text) == 11 and text.endswith("T"):
+        text = text[:-1]
     try:
-        value = datetime.fromisoformat(text)
+        value = datetime.fromisoformat(text.replace("/", "-", 2) if text[4:5] == "/" else text)
     except ValueError:
         raise InvalidInput(f"{field_name}: '{text}' is not an RFC 3339 date-time or date", field=field_name) from None
     if value.tzinfo is None:
@@ -361,9 +364,10 @@ def _property_value(col, name: str, value: str) -> Any:
         except ValueError:
             raise InvalidInput(f"{name} must be a number", field=name) from None
     if col.type == "boolean":
-        if value.lower() not in ("true", "false"):
-            raise InvalidInput(f"{name} must be true or false", field=name)
-        return value.lower() == "true"
+        # GDAL turns `-where "flag = 1"` into flag=1: 1/0 are booleans as much as true/false
+        if value.lower() not in ("true", "false", "1", "0"):
+            raise InvalidInput(f"{name} must be true or false (or 1 or 0)", field=name)
+        return value.lower() in ("true", "1")
     if col.type in ("array", "object"):
         raise InvalidInput(f"{name} cannot be filtered with name=value; use filter", field=name)
     if col.format == "date-time":
@@ -479,6 +483,18 @@ def link(href: str, rel: str, type_: str = "application/geo+json", title: str | 
     return out
 
 
+# the other encodings of the same page (layers/ogc.py answers each `f`)
+ALTERNATES = (("html", "text/html", "网页 this page as HTML"), ("jsonld", "application/ld+json", "JSON-LD"),
+              ("csv", "text/csv", "CSV"))
+QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+
+
+def link_header(links: list[dict]) -> str:
+    """RFC 8288 `Link` header of the page's navigation links (clients that page by headers, e.g. GDAL)."""
+    return ", ".join(f'<{x["href"]}>; rel="{x["rel"]}"; type="{x["type"]}"' for x in links
+                     if x["rel"] in ("self", "next", "prev", "alternate", "collection", QUERYABLES_REL))
+
+
 def items_links(plan: ItemsPlan, base: str, first_id: str | None, last_id: str | None, more: bool,
                 returned: int) -> list[dict]:
     params = dict(plan.params)
@@ -493,7 +509,10 @@ def items_links(plan: ItemsPlan, base: str, first_id: str | None, last_id: str |
         self_extra["offset"] = str(plan.offset)
     links = [
         link(url(self_extra), "self", title="本页 this page"),
+        *(link(url({**self_extra, "f": f}), "alternate", media, title) for f, media, title in ALTERNATES),
         link(f"{base}/collections/{plan.collection.id}", "collection", "application/json", "集合 collection"),
+        link(f"{base}/collections/{plan.collection.id}/queryables", QUERYABLES_REL, "application/schema+json",
+             "可查询字段 queryables"),
     ]
     if plan.keyset:
         if plan.backwards:
@@ -512,7 +531,7 @@ def items_links(plan: ItemsPlan, base: str, first_id: str | None, last_id: str |
     return links
 
 
-async def items_page(conn, plan: ItemsPlan, base: str, estimates: dict) -> bytes:
+async def items_page(conn, plan: ItemsPlan, base: str, estimates: dict) -> tuple[bytes, list[dict]]:
     # no bound parameters: literals (psycopg-quoted) may hold '%' (LIKE patterns)
     cur = await conn.execute(plan.query)
     rows = await cur.fetchall()
@@ -530,7 +549,7 @@ async def items_page(conn, plan: ItemsPlan, base: str, estimates: dict) -> bytes
     tail["timeStamp"] = now_iso()
     tail["links"] = links
     head = '{"type":"FeatureCollection","features":['
-    return (head + ",".join(r[1] for r in rows) + "]," + json.dumps(tail, ensure_ascii=False)[1:]).encode()
+    return (head + ",".join(r[1] for r in rows) + "]," + json.dumps(tail, ensure_ascii=False)[1:]).encode(), links
 
 
 class ItemQuery(BaseModel):

@@ -36,7 +36,7 @@ import psycopg
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from civicgrid.db.errors import translate
@@ -319,11 +319,12 @@ async def items(request: Request) -> Response:
         plan = ogc.plan(coll.id, tuple(request.query_params.multi_items()))
     try:
         async with state.async_pool.connection() as conn, _rows_of_caller(conn, coll):
-            body = await features.items_page(conn, plan, ogc.base, ogc.estimates)
+            body, links = await features.items_page(conn, plan, ogc.base, ogc.estimates)
     except psycopg.Error as exc:
         raise translate(exc, field="filter") from exc
     crs = features.CRS_URIS[plan.srid]
-    return Response(body, media_type=GEOJSON, headers={"Content-Crs": f"<{crs}>"})
+    headers = {"Content-Crs": f"<{crs}>", "Link": features.link_header(links)}
+    return Response(body, media_type=GEOJSON, headers=headers)
 
 
 async def item(request: Request) -> Response:
@@ -478,10 +479,7 @@ def mount(routes: list, state) -> None:
     ]
     static = Mount("/static", app=app.APP.routes[0].app) if app.APP.routes else None
     inner = ours + ([static] if static else []) + list(app.api_routes)
-    routes.append(Route("/ogc", _landing_redirect))  # the web UI's catch-all at / would answer 404
+    # `/ogc` is the landing page itself, not a redirect: QGIS 3.22 does not resolve the relative
+    # Location of a 307 (and the web UI's catch-all at / would answer 404)
+    routes.append(Route("/ogc", app.landing_page))
     routes.append(Mount("/ogc", routes=inner))
-
-
-async def _landing_redirect(request: Request) -> Response:
-    query = request.url.query
-    return RedirectResponse("/ogc/" + ("?" + query if query else ""), status_code=307)

@@ -143,7 +143,7 @@ class AccessMiddleware:
                 status["code"] = exc.status
         finally:
             reset_principal(token)
-            if method not in READ_ONLY and entry is not None:
+            if method not in READ_ONLY and entry is not None and not scope["state"].get("query_by_post"):
                 await _audit_write(pool, principal, method, entry.template, scope["path"], status["code"],
                                    client_addr(scope))
 
@@ -155,6 +155,9 @@ class AccessMiddleware:
         if found is None:
             return principal, None, None       # the app answers 404/405; no handler runs
         entry, params = found
+        if _is_query(scope, entry.template):
+            method = "GET"                     # a CQL2 JSON query by POST reads, like the same filter by GET
+            scope.setdefault("state", {})["query_by_post"] = True
         rule = self.policy.routes.get(entry.template)
         perm = self.policy.permission(entry.template, method)
         if perm is None:
@@ -185,6 +188,19 @@ class AccessMiddleware:
                 raise TooManyRequests(f"more than {allowed} requests per {window} s from this address without "
                                       "a login; try again later", field="client", headers={"Retry-After": str(window)})
         return principal, rule, entry
+
+
+# the media type of a CQL2 JSON query (OGC API Features Part 3); a plain application/json POST keeps
+# the collection's write rule
+QUERY_TYPES = ("application/query-cql-json",)
+
+
+def _is_query(scope, template: str) -> bool:
+    """POST of a CQL2 JSON filter to a collection's items (layers/ogc.py `items`)."""
+    if scope["method"] != "POST" or not template.endswith("/items"):
+        return False
+    ctype = (_header(scope, "content-type") or "").split(";")[0].strip().lower()
+    return ctype in QUERY_TYPES
 
 
 def check_coverage(policy: policy_mod.Policy | None = None, resources: dict | None = None) -> None:

@@ -254,3 +254,34 @@ def test_inbound_supervision_from_the_district_lands_on_the_case(town):
                          headers=district)
     assert r.status_code == 404 and r.json()["field"] == "case_number"
     assert town.client.post("/api/exchange/inbound", json=msg, headers=town.headers("shift_leader")).status_code == 403
+
+
+def test_open311_as_its_clients_expect(town):
+    c = town.client
+    disc = c.get("/api/open311/discovery.json").json()
+    assert disc["endpoints"][0]["specification"] == "http://wiki.open311.org/GeoReport_v2"
+    assert c.get("/api/open311/discovery.xml").text.count("<format>") == 2
+    xml = c.get("/api/open311/v2/services/06010.xml").text
+    assert "<service_definition><service_code>06010</service_code><attributes" in xml
+    key = town.credentials.token("district_platform", "sy-open311")
+    r = c.post("/api/open311/v2/requests.json", data={"service_code": "06010", "lat": "40.12", "long": "116.605",
+                                                      "api_key": key, "jurisdiction_id": "renhe"})
+    assert r.status_code == 201, r.text
+    sid = r.json()[0]["service_request_id"]
+    r = c.post("/api/open311/v2/requests.json", data={"service_code": "06010", "lat": "40.12", "long": "116.605",
+                                                      "api_key": "cg_nope_bad"})
+    assert r.status_code == 403 and r.json()[0]["field"] == "api_key"
+    r = c.post("/api/open311/v2/requests.json", data={"service_code": "06010", "lat": "40.12", "long": "500"})
+    assert r.status_code == 400 and r.json()[0]["field"] == "long", r.text
+    # extra parameters tolerated, date-only windows as local days, pagination, one timestamp format
+    today = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))
+    r = c.get("/api/open311/v2/requests.json", params={"api_key": key, "jurisdiction_id": "renhe", "start_date": today,
+                                                       "end_date": today, "page": 1, "page_size": 500, "radius": 100})
+    assert r.status_code == 200, r.text
+    found = [x for x in r.json() if x["service_request_id"] == sid]
+    assert found and found[0]["requested_datetime"].endswith("+08:00") and "." not in found[0]["requested_datetime"]
+    one = c.get("/api/open311/v2/requests.json", params={"start_date": today, "page_size": 1}).json()
+    two = c.get("/api/open311/v2/requests.json", params={"start_date": today, "page_size": 1, "page": 2}).json()
+    assert len(one) == len(two) == 1 and one[0]["service_request_id"] != two[0]["service_request_id"]
+    r = c.get("/api/open311/v2/requests.json", params={"page_size": 5000})
+    assert r.status_code == 400 and r.json()[0]["field"] == "page_size"

@@ -8,4 +8,4 @@ FROM cases c
 LEFT JOIN code_catalog k ON (k.standard, k.kind, k.code) = (c.standard, c.category_kind, c.category_code)
 LEFT JOIN department d ON d.code = c.department_code
 WHERE c.duplicate_of IS NULL AND {where}
-ORDER BY c.reported_at DESC LIMIT 1000
+ORDER BY c.reported_at DESC, c.id DESC LIMIT %(limit)s OFFSET %(offset)s
