@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from civicgrid import metrics
 from civicgrid.cases.roles import current_actor
 from civicgrid.db import load_sql
 from civicgrid.errors import InvalidInput
@@ -115,6 +116,25 @@ async def resend(request: Request) -> Response:
     ids = await run_in_threadpool(_tx, app_state(request),
                                   lambda conn: outbox.resend(conn, ids=body.ids, case_id=body.case_id, actor=who))
     return _json({"resent": ids})
+
+
+@metrics.on_scrape
+async def outbox_gauges(state) -> list[metrics.Sample]:
+    """/metrics: the outbox backlog by state, the retries under way and the age of the oldest undelivered event."""
+    async with state.async_pool.connection(timeout=1) as conn:
+        cur = await conn.execute(
+            "SELECT count(*) FILTER (WHERE state IN ('pending', 'delivering')), "
+            "count(*) FILTER (WHERE state IN ('pending', 'delivering') AND attempts > 0), "
+            "count(*) FILTER (WHERE state = 'dead'), "
+            "coalesce(extract(epoch FROM now() - min(created_at)), 0) "
+            "FROM district_outbox WHERE state <> 'delivered'")
+        pending, retrying, dead, lag = await cur.fetchone()
+    name = "civicgrid_district_outbox"
+    return [metrics.Sample(name, "district outbox events not delivered", pending, {"state": "pending"}),
+            metrics.Sample(name, "district outbox events not delivered", retrying, {"state": "retrying"}),
+            metrics.Sample(name, "district outbox events not delivered", dead, {"state": "dead"}),
+            metrics.Sample("civicgrid_district_outbox_lag_seconds", "age of the oldest undelivered district event",
+                           float(lag))]
 
 
 routes = [

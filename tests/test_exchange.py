@@ -135,6 +135,9 @@ def test_outbox_written_with_the_change_and_delivered_once_in_order(town):
     status = town.client.get("/api/exchange/status", headers=town.headers("admin")).json()
     assert status["pending"] == 0 and status["dead"] == 0 and status["failed_attempts"] >= 5
     assert status["on_time_rate"] == 1.0 and status["lag_p95_s"] is not None
+    page = town.client.get("/metrics", headers=town.headers("admin"))
+    assert page.status_code == 200, page.text
+    assert 'civicgrid_district_outbox{state="dead"} 0.0' in page.text and "civicgrid_district_outbox_lag_seconds" in page.text
 
 
 def test_dead_letter_holds_its_case_until_an_admin_resends_it(town):
