@@ -16,7 +16,6 @@ from psycopg import sql
 
 from civicgrid.cases import views
 from civicgrid.cases.cache import CasesCache
-from civicgrid.cases.engine import ActionIn, _context
 from civicgrid.cases.forms import _guard_may_hold
 from civicgrid.cases.roles import Actor
 from civicgrid.db import load_sql
@@ -50,17 +49,22 @@ def _pairs(conn, roles: set[str], cache: CasesCache) -> dict[tuple[str, int, str
     return out
 
 
-def _offered(wf, doc: dict, role: str, actor: Actor) -> list:
+def _offered(wf, doc: dict, role: str, actor: Actor, memo: dict) -> list:
     """The actions `role` may take on the case now (its guards on the case hold)."""
-    ctx = _context(doc, ActionIn(version=max(doc.get("version") or 1, 1)), actor)
-    ctx["role"] = role
-    seen, out = set(), []
-    for t in wf.transitions:
-        if not t.auto and role in t.roles and doc["state"] in t.sources and t.action not in seen:
-            if _guard_may_hold(t, ctx):
+    key = (wf.code, wf.version, doc["state"], role)
+    candidates = memo.get(key)
+    if candidates is None:   # per workflow version, state and role: the same for every case there
+        seen, candidates = set(), []
+        for t in wf.transitions:
+            if not t.auto and role in t.roles and doc["state"] in t.sources and t.action not in seen:
                 seen.add(t.action)
-                out.append(t)
-    return out
+                candidates.append(t)
+        memo[key] = candidates
+    if all(t.guard is None for t in candidates):
+        return candidates
+    # the case as JSON already (to_jsonb): the guards' context without building a request
+    ctx = {"case": doc, "data": {}, "role": role, "actor": actor.user, "photos": [], "channel": doc.get("channel")}
+    return [t for t in candidates if _guard_may_hold(t, ctx)]
 
 
 def _param(params, name: str, allowed=None, default=None):
@@ -91,13 +95,14 @@ def inbox(conn, actor: Actor, cache: CasesCache, params) -> dict:
     in_box, action_counts, action_names = [], {}, {}
     want = params.get("action") or None
     background = set(_config()["background"])
+    memo: dict = {}
     for row in rows:
         wf, roles = pairs[(row["workflow"], row["workflow_version"], row["state"])]
         for role in roles:
             only = defined[role].get("only")
             if only and not any(row[m] for m in only):
                 continue
-            offered = _offered(wf, row["doc"], role, actor)
+            offered = _offered(wf, row["doc"], role, actor, memo)
             # a box with marks keeps every marked case it may act on; the others need real work
             if not any(only or t.action not in background for t in offered):
                 continue

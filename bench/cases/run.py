@@ -6,7 +6,9 @@ Starts a throwaway PostgreSQL cluster (or uses BENCH_DATABASE_URL), migrates it,
 town plus `--history` older cases in the last 72 h (so the 50 m duplicate check has neighbours),
 starts `civicgrid serve` with the role header trusted, and drives it with httpx clients.
 Each intake does location → grids → officer → category → department rule → workflow rule →
-case number → duplicate check → case + event + timers, in one transaction. Prints a table.
+case number → duplicate check → case + event + timers, in one transaction. Then the web app's case
+pages one user at a time (targets: an inbox of 1,000 open cases ≤ 1 s, a case page with 30 timeline
+events ≤ 500 ms, intake submit → case number p95 ≤ 300 ms). Prints a table.
 """
 from __future__ import annotations
 
@@ -169,6 +171,47 @@ async def main_async(args, base: str) -> list[str]:
                                headers=steps[action])
     res = await drive(base, args.clients, args.seconds, transition)
     lines.append(row(f"transitions file+dispatch ({args.clients} cl.)", *res))
+    lines += await workbench(base, creds, args.url)
+    return lines
+
+
+async def timed(http, n: int, request) -> tuple[int, int, list[float], float]:
+    """`n` requests one after another (what one user waits for in the web app)."""
+    ok = errors = 0
+    lat = []
+    t0 = time.perf_counter()
+    for _ in range(n):
+        t = time.perf_counter()
+        r = await request(http)
+        lat.append(time.perf_counter() - t)
+        ok, errors = (ok + 1, errors) if r.status_code in (200, 201) else (ok, errors + 1)
+    return ok, errors, lat, time.perf_counter() - t0
+
+
+async def workbench(base: str, creds, url: str) -> list[str]:
+    """The web app's case pages, one user at a time: the shift leader's inbox (its box holds every
+    reported case: thousands after the intake run), a case page with 30 timeline events, an intake."""
+    sl, dp, go = creds.headers("shift_leader"), creds.headers("dispatcher"), creds.headers("grid_officer")
+    lines = []
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        total = (await http.get("/api/inbox", params={"limit": 1}, headers=sl)).json()["total"]
+        for limit in (50, 500):
+            res = await timed(http, 10, lambda h, n=limit: h.get("/api/inbox", params={"limit": n}, headers=sl))
+            lines.append(row(f"inbox ({total} open, page of {limit})", *res))
+        case = (await http.post("/api/cases", json=payload(random.Random(99)), headers=go)).json()
+        version = (await http.post(f"/api/cases/{case['id']}/actions/file", json={"version": 1}, headers=sl)).json()["version"]
+        for _ in range(28):   # 催办 keeps the state: 30 events in all
+            version = (await http.post(f"/api/cases/{case['id']}/actions/urge", json={"version": version},
+                                       headers=dp)).json()["version"]
+
+        async def detail(h):
+            r = await h.get(f"/api/cases/{case['id']}", headers=sl)
+            await h.get(f"/api/cases/{case['id']}/actions", headers=sl)
+            return r
+        lines.append(row("case page: detail+actions (30 events)", *await timed(http, 20, detail)))
+        rng = random.Random(7)
+        lines.append(row("intake submit → case number (1 client)",
+                         *await timed(http, 50, lambda h: h.post("/api/cases", json=payload(rng), headers=go))))
     return lines
 
 
