@@ -20,6 +20,7 @@ export const pages = [
     {path: '/admin/audit', name: 'admin-audit', title: '审计日志', action: 'audit.read', menu: '管理', component: () => import('./features/admin/AuditPage.vue')},
     {path: '/workflows', name: 'workflows', title: '流程管理', menu: '管理', action: 'workflows.read', component: () => import('./features/workflows/WorkflowsPage.vue')},
     {path: '/workflows/:code', name: 'workflow-designer', title: '流程设计', action: 'workflows.read', component: () => import('./features/workflows/WorkflowDesignerPage.vue')},
+    {path: '/exchange', name: 'exchange', title: '区平台对接', menu: '管理', action: 'exchange.monitor', component: () => import('./features/exchange/ExchangePage.vue')},
 ];
 
 export const MENU_GROUPS = ['业务', '分析', '数据', '管理'];
