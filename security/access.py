@@ -11,6 +11,7 @@ write. Listings (`/ogc/collections`, `/ogc/openapi`) are trimmed to what the cal
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
 import ipaddress
 import json
@@ -240,9 +241,12 @@ async def _authenticate(scope, pool) -> Principal:
     auth = _header(scope, "authorization")
     if auth:
         scheme, _, token = auth.partition(" ")
+        if scheme.lower() == "basic":
+            # desktop GIS (QGIS 3.22 offers Basic, not Bearer): an API key as the password, any user name
+            scheme, token = "bearer", _basic_password(token)
         args = identity.key_args(token) if scheme.lower() == "bearer" else None
         if scheme.lower() != "bearer" or not token.strip():
-            raise _unauthorized("Authorization must be 'Bearer <API key>'")
+            raise _unauthorized("Authorization must be 'Bearer <API key>' (or Basic with the API key as password)")
         row = await _fetch(pool, identity.KEY_SQL, args) if args else None
         if row is None:
             await _audit_failure(pool, token, client_addr(scope))
@@ -266,6 +270,14 @@ async def _authenticate(scope, pool) -> Principal:
                 return principal
             # an expired session is simply anonymous (the page offers to log in again)
     return ANONYMOUS
+
+
+def _basic_password(token: str) -> str:
+    try:
+        _, _, password = base64.b64decode(token.strip(), validate=True).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):
+        raise _unauthorized("Basic credentials must be base64 of 'user:API key'") from None
+    return password
 
 
 async def _audit(pool, *args, **kwargs) -> None:
