@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,12 +22,16 @@ def civicgrid(*args: str, env: dict, timeout: int = 120) -> subprocess.Completed
 
 
 @pytest.fixture
-def private_env(tmp_path):
-    make_reachable(tmp_path)
+def private_env():
+    """Not under pytest's tmp_path: another pytest session of the same user makes /tmp/pytest-of-<user>
+    private again, which locks the `postgres` user out of this cluster mid-test."""
+    base = Path(tempfile.mkdtemp(prefix="civicgrid-test-cli-"))
+    make_reachable(base)
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(CIVICGRID_DATA_DIR=str(tmp_path / "data"), CIVICGRID_PG_PORT=str(free_port()))
+    env.update(CIVICGRID_DATA_DIR=str(base / "data"), CIVICGRID_PG_PORT=str(free_port()))
     yield env
     civicgrid("db", "stop", env=env)
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def test_private_cluster_life_cycle(private_env):

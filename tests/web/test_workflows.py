@@ -39,9 +39,13 @@ def api_as(base, role):
 def pick(page, item_selector, option):
     """Open an Element Plus select inside `item_selector` and click the option named `option` (or
     whose name contains `option.part`)."""
+    # a dropdown closed just before still matches `:visible` while it fades out: wait it gone, and
+    # take the option from a dropdown that is not leaving
+    page.wait_for_selector(".el-zoom-in-top-leave-active", state="detached")
     page.locator(f"{item_selector} .el-select__wrapper").first.click()
     text = re.compile(re.escape(option[1:])) if option.startswith("~") else re.compile(f"^{re.escape(option)}$")
-    page.locator(".el-select-dropdown__item:visible", has_text=text).first.click()
+    page.locator(".el-popper:not(.el-zoom-in-top-leave-active) .el-select-dropdown__item:visible",
+                 has_text=text).first.click()
 
 
 def field(scope, name):
