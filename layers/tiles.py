@@ -221,7 +221,8 @@ def _validated(model, **values):
     return parse_model(model, values)
 
 
-ALLOWED_QUERY = {"f"}
+# v: a version the web page adds after it changed a layer (past the browser's 60 s tile cache)
+ALLOWED_QUERY = {"f", "v"}
 
 
 def _check_query(request: Request, formats: set[str]) -> None:

@@ -1,6 +1,6 @@
 """/api/survey — the survey over HTTP for GIS editors: upload → job → report.
 
-POST /api/survey/uploads             multipart (file, crs, standard, batch, mapping = YAML text) → 202 + job
+POST /api/survey/uploads             multipart (file, crs, standard, batch, mapping = YAML text, replace) → 202 + job
 GET  /api/survey/jobs/{id}           job state; when done, the batch summary
 GET  /api/survey/batches             all batches
 GET  /api/survey/batches/{name}      one batch summary (counts per check)
@@ -65,6 +65,7 @@ class UploadOptions(BaseModel):
     standard: str = Field(default="gbt47678", max_length=30)
     batch: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,80}$")
     mapping: str | None = Field(default=None, max_length=100_000)
+    replace: bool = False
 
 
 def _run_job(job_id: str, path: str, file_name: str, options: dict, actor: str) -> None:
@@ -74,7 +75,7 @@ def _run_job(job_id: str, path: str, file_name: str, options: dict, actor: str) 
     try:
         outcome = service.import_file(path, crs=options.get("crs"), standard=options.get("standard"),
                                       mapping=options.get("mapping") or None, batch=options.get("batch"),
-                                      file_name=file_name, actor=actor)
+                                      file_name=file_name, actor=actor, replace=bool(options.get("replace")))
         result = {"created": outcome.created, **outcome.summary}
         status, error, batch = "done", None, outcome.batch
     except CivicgridError as exc:
@@ -103,7 +104,8 @@ async def upload(request: Request) -> JSONResponse:
         raise InvalidInput(f"unsupported file type {suffix or name!r}: .gpkg, .zip (Shapefile), .geojson, .csv, .dxf",
                            field="file")
     options = parse_model(UploadOptions, {**{k: form.get(k) or None for k in ("crs", "batch", "mapping")},
-                                          **({"standard": form.get("standard")} if form.get("standard") else {})})
+                                          **({"standard": form.get("standard")} if form.get("standard") else {}),
+                                          **({"replace": form.get("replace")} if form.get("replace") else {})})
     if options.crs:
         from civicgrid.survey.reader import parse_crs
         parse_crs(options.crs)

@@ -105,8 +105,9 @@ def run_checks(conn: psycopg.Connection, batch: str, progress: Progress = _noop)
 def import_file(path: str | Path, *, crs: str | None = None, standard: str | None = None,
                 mapping: Mapping | str | Path | dict | None = None, batch: str | None = None,
                 file_name: str | None = None, actor: str | None = None, url: str | None = None,
-                progress: Progress = _noop) -> ImportOutcome:
-    """Read, stage and check one surveyor's file. The live layer is not touched."""
+                progress: Progress = _noop, replace: bool = False) -> ImportOutcome:
+    """Read, stage and check one surveyor's file. The live layer is not touched. With `replace`, a
+    staged batch of the same file is dropped first (read again with another CRS, standard or mapping)."""
     path = Path(path)
     mapping = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
     timings = {}
@@ -121,8 +122,15 @@ def import_file(path: str | Path, *, crs: str | None = None, standard: str | Non
         from civicgrid.survey.reader import file_sha256
         sha = file_sha256(path) if path.is_file() else None
         if sha:
-            existing = conn.execute("SELECT name FROM survey_batch WHERE file_sha256 = %s", [sha]).fetchone()
-            if existing:
+            existing = conn.execute("SELECT name, status FROM survey_batch WHERE file_sha256 = %s", [sha]).fetchone()
+            if existing and replace:
+                if existing["status"] != "staged":
+                    raise Conflict(f"batch {existing['name']!r} of this file is {existing['status']}: only a staged "
+                                   "batch can be read again", field="replace")
+                with conn.transaction():
+                    conn.execute("DELETE FROM survey_batch WHERE name = %s", [existing["name"]])
+                batch = batch or existing["name"]
+            elif existing:
                 return ImportOutcome(existing["name"], False, batch_summary(conn, existing["name"]))
         t = time.perf_counter()
         progress("read", 0, 1)
@@ -192,6 +200,8 @@ def batch_summary(conn: psycopg.Connection, name: str) -> dict:
         "published_rows": b["published_rows"], "actions": actions, "checks": checks,
         "created_at": _iso(b["created_at"]), "published_at": _iso(b["published_at"]),
         "rolled_back_at": _iso(b["rolled_back_at"]),
+        # how the file's columns were read (surveyor column → attribute), for the page to show and change
+        "columns": (b["mapping"] or {}).get("resolved", {}),
     }
 
 

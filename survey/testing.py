@@ -101,3 +101,40 @@ def synthetic_rows(n: int, classes: list[tuple[str, str]], *, seed: int = 1, wit
         serial = frame.groupby("LXDM").cumcount() + 1
         frame.insert(0, "GLBJBSM", [f"110113{c}{s:06d}" for c, s in zip(frame["LXDM"], serial)])
     return frame
+
+
+def demo_survey_frame(url: str, n_good: int = 6, serial: int = 900001, offset: int = 0) -> tuple[pd.DataFrame, dict]:
+    """A small delivery on a loaded demo town (lon/lat): `n_good` valid point components with IDs
+    (serials from `serial` on, clear of the demo's own) in distinct unit grids (from the `offset`-th
+    grid on), then three broken
+    rows — an invalid department code, a point outside the town, a status not in its code table.
+    → (frame, {"dept_invalid": row_no, "outside": row_no, "status": row_no})."""
+    with connect(url) as conn:
+        dept = conn.execute("SELECT code, name FROM department WHERE uscc_is_valid(code) ORDER BY code LIMIT 1").fetchone()
+        cls = conn.execute("SELECT code, name FROM code_catalog WHERE standard = 'GB/T 47678.5-2026' "
+                           "AND kind = 'component' AND geometry_kind = 'point' ORDER BY code LIMIT 1").fetchone()
+        grids = conn.execute(
+            "SELECT code, ST_X(p) AS lon, ST_Y(p) AS lat FROM (SELECT code, ST_PointOnSurface(geom) AS p FROM unit_grid "
+            "ORDER BY code LIMIT %s OFFSET %s) g", [n_good + 3, offset]).fetchall()
+    rows = []
+    for i, g in enumerate(grids):
+        rows.append({"GLBJBSM": f"{g['code'][:6]}{cls['code']}{serial + i:06d}", "LXDM": cls["code"],
+                     "GLBJMC": cls["name"], "ZGBMDM": dept["code"], "ZGBMMC": dept["name"],
+                     "SZDYWGBSM": g["code"], "GLBJZT": "完好", "CSRQ": "20260915", "SJLY": "实测",
+                     "lon": round(g["lon"], 9), "lat": round(g["lat"], 9)})
+    frame = pd.DataFrame(rows)
+    bad = {"dept_invalid": n_good + 1, "outside": n_good + 2, "status": n_good + 3}
+    frame.loc[bad["dept_invalid"] - 1, "ZGBMDM"] = "BAD"
+    frame.loc[bad["outside"] - 1, ["lon", "lat"]] = [117.5, 40.6]
+    frame.loc[bad["status"] - 1, "GLBJZT"] = "半好"
+    return frame, bad
+
+
+def write_gpkg(frame: pd.DataFrame, path, epsg: int = 4527):
+    """The frame as a GeoPackage of points in `epsg` (4527: CGCS2000 3° zone 39 with the zone number)."""
+    import geopandas as gpd
+
+    gdf = gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]), geometry=gpd.points_from_xy(frame.lon, frame.lat),
+                           crs=4490)
+    gdf.to_crs(epsg).to_file(path, driver="GPKG", layer="部件")
+    return path

@@ -21,6 +21,7 @@ export const pages = [
     {path: '/workflows', name: 'workflows', title: '流程管理', menu: '管理', action: 'workflows.read', component: () => import('./features/workflows/WorkflowsPage.vue')},
     {path: '/workflows/:code', name: 'workflow-designer', title: '流程设计', action: 'workflows.read', component: () => import('./features/workflows/WorkflowDesignerPage.vue')},
     {path: '/exchange', name: 'exchange', title: '区平台对接', menu: '管理', action: 'exchange.monitor', component: () => import('./features/exchange/ExchangePage.vue')},
+    {path: '/survey', name: 'survey', title: '普查工作台', menu: '数据', action: 'survey.upload', component: () => import('./features/survey/SurveyPage.vue')},
 ];
 
 export const MENU_GROUPS = ['业务', '分析', '数据', '管理'];
