@@ -286,8 +286,10 @@ def test_audit_log_is_for_admins(town):
 def test_a_flood_of_bad_tokens_is_capped_in_the_audit_log(town):
     from civicgrid.security.access import FAILURE_AUDIT_PER_HOUR
 
+    # the copied town may already hold failures other tests caused on the shared server (another address)
+    count = "SELECT count(*) AS n FROM audit_log WHERE action = 'auth.failure'"
+    before = one(town.url, count)["n"]
     for i in range(FAILURE_AUDIT_PER_HOUR + 10):
         r = town.get("/api/cases", headers={"Authorization": f"Bearer cg_{i:08x}_{'x' * 43}"})
         assert r.status_code == 401
-    n = one(town.url, "SELECT count(*) AS n FROM audit_log WHERE action = 'auth.failure'")["n"]
-    assert n == FAILURE_AUDIT_PER_HOUR
+    assert one(town.url, count)["n"] - before == FAILURE_AUDIT_PER_HOUR
