@@ -48,7 +48,9 @@ def start():
 
     settings = get_settings()
     if settings.uses_private_cluster:
-        started = _cluster().start()
+        from civicgrid.db.backup import start_private_cluster
+
+        started = start_private_cluster(_cluster(), settings)
         click.echo(f"PostgreSQL {'started' if started else 'already running'} on {_target()}")
     else:
         connect().close()

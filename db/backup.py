@@ -424,7 +424,7 @@ pg1-user={self.cluster.user}
         conf = self.cluster.pgdata / "postgresql.conf"
         text = conf.read_text()
         settings = self.archive_settings()
-        if text.endswith(settings):
+        if settings in text:   # not only at the end: `db start` appends the port after it
             return False
         conf.write_text(text + settings)
         if self.cluster.running():
@@ -440,6 +440,22 @@ pg1-user={self.cluster.user}
         except ValueError:
             return []
         return data[0].get("backup", []) if data else []
+
+
+def start_private_cluster(cluster, settings: Settings) -> bool:
+    """Start the private cluster with WAL archiving already on when daily backups are enabled:
+    archive_mode changes only with a restart, and the first daily backup must not restart a cluster
+    that is serving users. Returns False when it was already running."""
+    cluster.init()
+    archive = settings.backup_interval_hours > 0 and shutil.which("pgbackrest") is not None
+    br = BackRest(cluster, backup_dir(settings))
+    if archive and not cluster.running():
+        br.ensure_archiving()
+    started = cluster.start()
+    if archive and not br.info():
+        # until the stanza exists every archive-push fails and WAL piles up
+        br.run("stanza-create", check=False)   # a second create of the same stanza is a no-op error
+    return started
 
 
 def physical_backup(cluster, root: Path, kind: str) -> dict:

@@ -114,15 +114,19 @@ def test_logical_backup_restores_into_a_fresh_cluster_with_logins_keys_and_row_s
 
 def test_pgbackrest_full_incremental_verify_and_point_in_time(dirs):
     base = dirs("private")
-    settings = Settings(database_url=None, data_dir=base, pg_port=free_port())
+    settings = Settings(database_url=None, data_dir=base, pg_port=free_port(), backup_interval_hours=24)
     cluster = Cluster.from_settings(settings)
     cluster.durable = False
-    cluster.init()
-    bk.BackRest(cluster, bk.backup_dir(settings)).ensure_archiving()   # before the first start: no restart
-    cluster.start()
+    bk.start_private_cluster(cluster, settings)   # what `civicgrid db start` does
     try:
         migrate(cluster.dsn)
+        started_at = "SELECT pg_postmaster_start_time() AS t, current_setting('archive_mode') AS mode"
+        with psycopg.connect(cluster.dsn) as conn:
+            before = conn.execute(started_at).fetchone()
+        assert before[1] == "on"
         full = bk.backup(settings)
+        with psycopg.connect(cluster.dsn) as conn:
+            assert conn.execute(started_at).fetchone() == before   # the first backup restarted nothing
         assert (full["kind"], full["method"]) == ("full", "pgbackrest")
         time.sleep(1.1)   # pgBackRest chooses the set by its stop time, in whole seconds
         with psycopg.connect(cluster.dsn, autocommit=True) as conn:
