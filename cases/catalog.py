@@ -91,7 +91,10 @@ def tree(conn) -> list[dict]:
     for r in conn.execute(load_sql("civicgrid.cases", "catalog_tree.sql")).fetchall():
         kind = kinds.setdefault(r["kind"], {"majors": {}})
         major = kind["majors"].setdefault(r["major_code"], {"name": r["major_name"], "children": []})
-        major["children"].append(node(r["code"], r["name"], r["kind"], r["cases"]))
+        leaf = node(r["code"], r["name"], r["kind"], r["cases"])
+        if r["kind"] == "component":
+            leaf["geometry_kind"] = r["geometry_kind"]
+        major["children"].append(leaf)
     out = []
     for kind, body in kinds.items():
         majors = [node(code, m["name"], kind, sum(c["cases"] for c in m["children"]), m["children"])

@@ -44,6 +44,7 @@ PARTS = (
     "civicgrid.security.admin",
     "civicgrid.search.api",
     "civicgrid.layers.plans",
+    "civicgrid.layers.history",
     "civicgrid.officers.api",
     "civicgrid.exchange.api",
     "civicgrid.assessment.api",

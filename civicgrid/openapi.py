@@ -34,6 +34,7 @@ def _models() -> dict[tuple[str, str], dict[str, type[BaseModel]]]:
     from civicgrid.evaluation import api as evaluation
     from civicgrid.exchange.api import ResendIn
     from civicgrid.exchange.inbound import InboundIn
+    from civicgrid.layers.history import HistoryQuery, RevertIn
     from civicgrid.layers.plans import PlanIn, PlanPatch
     from civicgrid.security.admin import KeyIn, RolesIn, UserIn
     from civicgrid.security.api import LoginIn
@@ -49,6 +50,8 @@ def _models() -> dict[tuple[str, str], dict[str, type[BaseModel]]]:
         ("GET", "/survey/export"): {"query": ExportParams},
         ("POST", "/plans"): {"body": PlanIn},
         ("PATCH", "/plans/{id}"): {"body": PlanPatch},
+        ("GET", "/features/{collection_id}/{feature_id}/history"): {"query": HistoryQuery},
+        ("POST", "/features/{collection_id}/{feature_id}/revert"): {"body": RevertIn},
         ("POST", "/exchange/inbound"): {"body": InboundIn},
         ("POST", "/exchange/outbox/resend"): {"body": ResendIn},
         ("POST", "/admin/users"): {"body": UserIn},

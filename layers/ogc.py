@@ -383,6 +383,8 @@ async def queryables(request: Request) -> Response:
             entry["enum"] = spec["values"]
         if name == coll.time_column:
             entry["x-ogc-role"] = "primary-instant"
+        if coll.edit is not None and name not in coll.edit.model.model_fields:
+            entry["readOnly"] = True          # derived or bookkeeping: a write ignores or refuses it
         props[name] = entry
     doc = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -392,6 +394,8 @@ async def queryables(request: Request) -> Response:
         "properties": props,
         "additionalProperties": False,
     }
+    if coll.edit is not None:   # what a new item must carry (the editing form marks them)
+        doc["required"] = [n for n, f in coll.edit.model.model_fields.items() if f.is_required() and n in props]
     return Response(json.dumps(doc, ensure_ascii=False), media_type="application/schema+json")
 
 

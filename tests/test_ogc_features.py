@@ -250,6 +250,10 @@ def test_queryables_have_types_and_catalog_enums(server, sample_db):
     assert len(props["type_code"]["enum"]) == n_types and "01001" in props["type_code"]["enum"]
     assert props["initial_date"]["format"] == "date"
     assert props["version"]["type"] == "integer"
+    # the map's editing form: derived and bookkeeping fields read-only, what a new item needs required
+    assert props["version"]["readOnly"] and props["updated_at"]["readOnly"] and "readOnly" not in props["name"]
+    assert {"type_code", "name", "dept_code", "unit_grid_code", "initial_date"} <= set(q["required"])
+    assert "status" not in q["required"]
     pos = server.get("/collections/officer-positions/queryables").json()["properties"]
     assert pos["recorded_at"]["format"] == "date-time" and pos["recorded_at"]["x-ogc-role"] == "primary-instant"
 
@@ -391,6 +395,83 @@ def test_writes_need_a_gis_editor(server):
     assert_ogc_error(r, 403, "leader")
     r = server.delete("/collections/cases/items/1", headers={"If-Match": "*", **server.creds.headers("gis_editor")})
     assert r.status_code == 405
+
+
+def test_history_and_revert_of_one_change(server, sample_db):
+    """/api/features/…/history lists who changed what (before/after); a revert undoes one change as a
+    new edit (If-Match, audited); reverting a deletion restores, reverting a creation deletes; bad input
+    is a 4xx naming the field."""
+    dept = sql_one(sample_db, "SELECT code FROM department LIMIT 1")[0]
+    api = httpx.Client(base_url=str(server.base_url).rstrip("/").removesuffix("/ogc") + "/api", timeout=30,
+                       headers=server.creds.headers("gis_editor", "gis-staff-1"))
+    other = server.creds.headers("gis_editor", "gis-staff-2")
+    fid, items = "11011301001900007", "/collections/urban-components/items"
+    feature = json.loads(json.dumps(NEW_COMPONENT))
+    feature["id"], feature["properties"]["dept_code"] = fid, dept
+    geo = {"Content-Type": "application/geo+json", **api.headers}
+    assert server.post(items, content=json.dumps(feature), headers=geo).status_code == 201
+    r = server.patch(f"{items}/{fid}", content=json.dumps({"properties": {"name": "改名井盖"}}),
+                     headers={**other, "If-Match": '"1"'})
+    assert r.status_code == 200, r.text
+    r = server.patch(f"{items}/{fid}", content=json.dumps({"geometry": {"type": "Point", "coordinates": [116.6052, 40.1551]}}),
+                     headers={**other, "If-Match": '"2"'})
+    assert r.status_code == 200, r.text
+    url = f"/features/urban-components/{fid}"
+    h = api.get(f"{url}/history")
+    assert h.status_code == 200 and h.headers["etag"] == '"3"', h.text
+    doc = h.json()
+    assert doc["exists"] and doc["version"] == 3
+    moved, renamed, created = doc["changes"]
+    assert [c["operation"] for c in doc["changes"]] == ["update", "update", "insert"]
+    assert moved["changed"] == ["geom"] and moved["after_geometry"]["coordinates"] == pytest.approx([116.6052, 40.1551])
+    assert moved["before_geometry"]["coordinates"] == pytest.approx([116.605, 40.155])
+    assert renamed["changed"] == ["name"] and renamed["changed_by"] == "gis-staff-2"
+    assert (renamed["before"]["name"], renamed["after"]["name"]) == ("新井盖", "改名井盖")
+    assert created["changed_by"] == "gis-staff-1" and created["before"] is None
+    assert api.get(f"{url}/history?limit=1").json()["changes"] == [moved]
+
+    # bad input: each a 4xx naming the field
+    revert = f"{url}/revert"
+    body = json.dumps({"history_id": renamed["history_id"]})
+    assert_ogc_error(api.get("/features/urban-components/11011301001999999/history"), 404, "not found")
+    assert api.get("/features/nowhere/1/history").json()["field"] == "collection_id"
+    assert api.get("/features/cases/1/history").status_code == 405
+    assert api.get(f"{url}/history?limit=0").json()["field"] == "limit"
+    assert api.get(f"{url}/history?colour=red").status_code == 400
+    assert_ogc_error(api.post(revert, content=body), 428, "If-Match")
+    r = api.post(revert, content=body, headers={"If-Match": '"1"'})
+    assert r.status_code == 412 and r.json()["field"] == "If-Match"
+    for garbage, field in (('{"history_id": "x"}', "history_id"), ("{not json", "body"), ("[]", "body"),
+                           ('{"history_id": 1, "why": 2}', "why"), ('{"history_id": 0}', "history_id")):
+        r = api.post(revert, content=garbage, headers={"If-Match": '"3"'})
+        assert r.status_code == 400 and r.json()["field"] == field, (garbage, r.text)
+    other_change = sql_one(sample_db, "SELECT min(history_id) FROM component_history WHERE component_id <> %s", [fid])[0]
+    r = api.post(revert, content=json.dumps({"history_id": other_change}), headers={"If-Match": '"3"'})
+    assert r.status_code == 404 and r.json()["field"] == "history_id"
+    leader = server.creds.headers("leader")
+    assert api.get(f"{url}/history", headers=leader).status_code == 403
+    assert api.post(revert, content=body, headers={**leader, "If-Match": '"3"'}).status_code == 403
+
+    # revert the rename: the name goes back, the later move stays; a new version by the caller
+    r = api.post(revert, content=body, headers={"If-Match": '"3"'})
+    assert r.status_code == 200 and r.headers["etag"] == '"4"', r.text
+    assert r.json()["properties"]["name"] == "新井盖"
+    assert r.json()["geometry"]["coordinates"] == pytest.approx([116.6052, 40.1551])
+    latest = api.get(f"{url}/history").json()["changes"][0]
+    assert (latest["changed_by"], latest["changed"], latest["after"]["name"]) == ("gis-staff-1", ["name"], "新井盖")
+    assert sql_one(sample_db, "SELECT count(*) FROM audit_log WHERE action LIKE 'POST /api/features/%%/revert' "
+                              "AND target LIKE %s", [f"%{fid}%"])[0] >= 1
+    # delete, revert the deletion (the feature is back), revert the creation (it is gone again)
+    assert server.delete(f"{items}/{fid}", headers={**other, "If-Match": '"4"'}).status_code == 204
+    doc = api.get(f"{url}/history").json()
+    assert not doc["exists"] and doc["version"] == 4 and doc["changes"][0]["operation"] == "delete"
+    r = api.post(revert, content=json.dumps({"history_id": doc["changes"][0]["history_id"]}), headers={"If-Match": '"4"'})
+    assert r.status_code == 200 and r.headers["etag"] == '"5"' and r.json()["properties"]["name"] == "新井盖", r.text
+    assert server.get(f"{items}/{fid}").status_code == 200
+    r = api.post(revert, content=json.dumps({"history_id": created["history_id"]}), headers={"If-Match": '"5"'})
+    assert r.status_code == 204
+    assert server.get(f"{items}/{fid}").status_code == 404
+    api.close()
 
 
 # ---------------------------------------------------------------- start-up

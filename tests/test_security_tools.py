@@ -8,14 +8,14 @@ import pytest
 from civicgrid.security import policy as policy_mod
 
 ALL = ["measure", "plot", "search", "identify", "query", "case_query", "heatmap", "clusters", "hotspots",
-       "thematic", "officers", "playback", "geofence", "export"]
-COMMAND = ALL
+       "thematic", "officers", "playback", "geofence", "export", "edit"]
+COMMAND = ALL[:-1]                  # 编辑 is the GIS editors' (and admins')
 STAFF = ["measure", "plot", "search", "identify", "query", "case_query", "export"]
 TOOLS = {
     "public": ["measure", "search", "identify", "query", "export"],
-    "admin": COMMAND, "intake_operator": COMMAND, "shift_leader": COMMAND, "dispatcher": COMMAND, "leader": COMMAND,
+    "admin": ALL, "intake_operator": COMMAND, "shift_leader": COMMAND, "dispatcher": COMMAND, "leader": COMMAND,
     "department_handler": STAFF, "grid_officer": STAFF,
-    "gis_editor": STAFF[:6] + ["thematic", "export"], "evaluator": STAFF[:6] + ["thematic", "export"],
+    "gis_editor": STAFF[:6] + ["thematic", "export", "edit"], "evaluator": STAFF[:6] + ["thematic", "export"],
     "district_platform": ["measure", "search", "identify", "query", "case_query", "export"],
     "ops_staff": ["measure", "search", "identify", "query", "export"],
 }
@@ -48,6 +48,9 @@ def _probe(town, role: str, need: policy_mod.Need) -> bool | None:
         r = town.request(method, path, headers=headers, content=b"{}" if method == "POST" else None)
     elif need.process:
         r = town.post(f"/ogc/processes/{need.process}/execution", headers=headers, content=b"{}")
+    elif need.collection and need.collection[1] == "write":   # a write to no feature: 404 when allowed
+        r = town.request("PATCH", f"/ogc/collections/{need.collection[0]}/items/0", content=b"{}",
+                         headers={**headers, "If-Match": '"1"'})
     elif need.collection:
         r = town.get(f"/ogc/collections/{need.collection[0]}/items?limit=1", headers=headers)
     else:
