@@ -1,8 +1,11 @@
 // 案件: open cases coloured by their time-limit state (SLA), closed ones from zoom 16.
 import {FONT, propertyRows, slot, tileSource} from './common.js';
+import PALETTE from './palette.json';
 
-const SLA = [['red', '#d62728'], ['yellow', '#f2b01e'], ['green', '#2ca02c']];
-const SLA_COLOURS = ['match', ['coalesce', ['get', 'sla_color'], ''], ...SLA.flat(), '#5b6b7d'];
+// colours from palette.json (shared with the GeoServer styles, geoserver/sld.py)
+const P = PALETTE.cases;
+const SLA = P.classes.map(c => [c.value, c.fill]);
+const SLA_COLOURS = ['match', ['coalesce', ['get', P.property], ''], ...SLA.flat(), P.fill];
 const SRC = {source: 'cases', 'source-layer': 'cases'};
 
 export default {
@@ -26,17 +29,15 @@ export default {
             paint: {'text-color': '#fff'}}),
         slot('overlay', {id: 'cases-closed', type: 'circle', ...SRC, minzoom: 16,
             filter: ['all', ['!', ['has', 'count']], ['==', ['get', 'is_closed'], true]],
-            paint: {'circle-color': '#5b6b7d', 'circle-opacity': 0.45, 'circle-radius': 4,
+            paint: {'circle-color': P.fill, 'circle-opacity': 0.45, 'circle-radius': 4,
                 'circle-stroke-color': '#fff', 'circle-stroke-width': 1}}),
         slot('overlay', {id: 'cases-point', type: 'circle', ...SRC,
             filter: ['all', ['!', ['has', 'count']], ['!=', ['get', 'is_closed'], true]],
             paint: {'circle-color': SLA_COLOURS, 'circle-radius': ['interpolate', ['linear'], ['zoom'], 13, 4, 18, 8],
                 'circle-stroke-color': '#fff', 'circle-stroke-width': 1.5}}),
     ],
-    legend: [{label: '超时', color: '#d62728', kind: 'circle', labelKind: ['sla', 'red']},
-        {label: '临近超时', color: '#f2b01e', kind: 'circle', labelKind: ['sla', 'yellow']},
-        {label: '正常', color: '#2ca02c', kind: 'circle', labelKind: ['sla', 'green']},
-        {label: '已结案', color: '#5b6b7d', kind: 'circle'}],
+    legend: [...P.classes.map(c => ({label: c.label, color: c.fill, kind: 'circle', labelKind: ['sla', c.value]})),
+        {label: P.label, color: P.fill, kind: 'circle'}],
     clickable: ['cases-point', 'cases-closed', 'cases-cluster'],
     popup: (feature, ctx) => {
         const p = feature.properties;

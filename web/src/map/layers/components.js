@@ -1,9 +1,11 @@
 // 城市部件: urban components (GB/T 47678.5-2026 major classes by colour), clustered below zoom 15.
 import {CLUSTER_RADIUS, FONT, propertyRows, slot, tileSource} from './common.js';
+import PALETTE from './palette.json';
 
-const MAJOR = [['01', '#1f77b4', '公用设施'], ['02', '#ff7f0e', '道路交通'], ['03', '#9467bd', '市容环境'],
-    ['04', '#2ca02c', '园林绿化']];
-const MAJOR_COLOURS = ['match', ['get', 'major'], ...MAJOR.flatMap(([code, colour]) => [code, colour]), '#7f7f7f'];
+// colours from palette.json (shared with the GeoServer styles, geoserver/sld.py)
+const P = PALETTE['urban-components'];
+const MAJOR = P.classes.map(c => [c.value, c.fill, c.label]);
+const MAJOR_COLOURS = ['match', ['get', 'major'], ...MAJOR.flatMap(([code, colour]) => [code, colour]), P.fill];
 const SRC = {source: 'urban-components', 'source-layer': 'urban-components'};
 
 export default {
@@ -25,11 +27,11 @@ export default {
         slot('point', {id: 'components-point', type: 'circle', ...SRC, filter: ['!', ['has', 'count']], paint: {
             'circle-color': MAJOR_COLOURS,
             'circle-radius': ['interpolate', ['linear'], ['zoom'], 14, 2.2, 18, 6],
-            'circle-stroke-color': ['match', ['get', 'status'], '完好', '#ffffff', '#d62728'],
-            'circle-stroke-width': ['match', ['get', 'status'], '完好', 0.6, 1.6]}}),
+            'circle-stroke-color': ['match', ['get', P.problem.property], P.problem.ok, P.stroke, P.problem.stroke],
+            'circle-stroke-width': ['match', ['get', P.problem.property], P.problem.ok, P.strokeWidth, P.problem.strokeWidth]}}),
     ],
     legend: [...MAJOR.map(([code, colour, name]) => ({label: name, color: colour, kind: 'circle', labelOf: ['urban-components', 'major', code]})),
-        {label: '非完好（红边）', color: '#ffffff', stroke: '#d62728', kind: 'circle'}],
+        {label: P.problem.label, color: P.stroke, stroke: P.problem.stroke, kind: 'circle'}],
     clickable: ['components-point', 'components-cluster'],
     popup: (feature, ctx) => {
         const p = feature.properties;

@@ -1,12 +1,14 @@
 // A collection the server lists that has no module of its own (e.g. 责任网格, 网格员轨迹点): drawn from
 // its GeoJSON items when first turned on, points as dots and areas as outlines.
 import {ogcBase, propertyRows, slot} from './common.js';
+import PALETTE from './palette.json';
 
 const LIMIT = 2000;
 
 export function genericGroup(collection, title) {
     const src = `generic-${collection}`;
-    const colour = '#3d7ea6';
+    const P = PALETTE.default;   // shared with the GeoServer styles (geoserver/sld.py)
+    const colour = P.fill;
     let loaded = false;
     return {
         id: collection,
@@ -18,12 +20,13 @@ export function genericGroup(collection, title) {
         sources: () => ({[src]: {type: 'geojson', data: {type: 'FeatureCollection', features: []}}}),
         layers: [
             slot('area', {id: `${src}-fill`, type: 'fill', source: src, filter: ['==', ['geometry-type'], 'Polygon'],
-                paint: {'fill-color': colour, 'fill-opacity': 0.08}}),
+                paint: {'fill-color': colour, 'fill-opacity': P.fillOpacity}}),
             slot('area-line', {id: `${src}-line`, type: 'line', source: src,
                 filter: ['in', ['geometry-type'], ['literal', ['Polygon', 'LineString']]],
-                paint: {'line-color': colour, 'line-width': 1.5}}),
+                paint: {'line-color': P.stroke, 'line-width': P.strokeWidth}}),
             slot('point', {id: `${src}-point`, type: 'circle', source: src, filter: ['==', ['geometry-type'], 'Point'],
-                paint: {'circle-color': colour, 'circle-radius': 3.5, 'circle-stroke-color': '#fff', 'circle-stroke-width': 1}}),
+                paint: {'circle-color': colour, 'circle-radius': P.radius, 'circle-stroke-color': P.pointStroke,
+                    'circle-stroke-width': 1}}),
         ],
         legend: [{label: title, color: colour, kind: 'fill'}],
         clickable: [`${src}-fill`, `${src}-point`],

@@ -1,5 +1,8 @@
 // 镇界: the town boundary, from the basemap tiles.
 import {slot} from './common.js';
+import PALETTE from './palette.json';
+
+const P = PALETTE['town-boundary'];   // shared with the GeoServer styles (geoserver/sld.py)
 
 export default {
     id: 'town-boundary',
@@ -10,7 +13,7 @@ export default {
     sources: () => ({}),
     layers: [
         slot('boundary', {id: 'town-line', type: 'line', source: 'basemap', 'source-layer': 'town',
-            paint: {'line-color': '#b2182b', 'line-width': 2.4, 'line-opacity': 0.85}}),
+            paint: {'line-color': P.stroke, 'line-width': P.strokeWidth, 'line-opacity': P.strokeOpacity}}),
     ],
-    legend: [{label: '镇界', color: '#b2182b', kind: 'line'}],
+    legend: [{label: P.label, color: P.stroke, kind: 'line'}],
 };
