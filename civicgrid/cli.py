@@ -336,13 +336,14 @@ def _register_parts() -> None:
     from civicgrid.cases.cli import cases
     from civicgrid.evaluation.cli import evaluation
     from civicgrid.exchange.cli import exchange
+    from civicgrid.geoserver.cli import geoserver
     from civicgrid.officers.cli import officers
     from civicgrid.processes.cli import processes
     from civicgrid.security.cli import key, user
     from civicgrid.survey.cli import survey
     from civicgrid.web.cli import basemap
 
-    for group in (cases, officers, survey, processes, basemap, user, key, exchange, assessment, evaluation):
+    for group in (cases, officers, survey, processes, basemap, user, key, exchange, assessment, evaluation, geoserver):
         main.add_command(group)
 
 

@@ -110,17 +110,38 @@ class Settings(BaseSettings):
     district_on_time_minutes: float = Field(30.0, ge=1, le=10080, description="an event delivered within this "
                                             "many minutes of the change counts as reported on time (上报及时率)")
 
+    # the district's GeoServer (`civicgrid geoserver publish`, geoserver/)
+    geoserver_url: str | None = Field(None, description="the GeoServer `civicgrid geoserver publish` puts the public layers on "
+                                      "(`http://host:8080/geoserver`)",
+                                      json_schema_extra={"shown": "unset"})
+    geoserver_user: str = Field("admin", min_length=1, max_length=200,
+                                description="the GeoServer administrator civicgrid publishes as (REST API)")
+    geoserver_password: SecretStr | None = Field(None, description="that administrator's password (never printed "
+                                                 "or logged)", json_schema_extra={"shown": "unset"})
+    geoserver_workspace: str = Field("civicgrid", pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$",
+                                     description="the GeoServer workspace (and namespace) of our layers; the layer "
+                                                 "group is `WORKSPACE_map`")
+    geoserver_store: str = Field("civicgrid", pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$",
+                                 description="the name of the PostGIS datastore in that workspace")
+    geoserver_db_url: SecretStr | None = Field(
+        None, description="PostGIS as GeoServer reaches it (`postgresql://user:password@host:5432/db`; a read-only "
+                          "role is enough); its password is sent to GeoServer, never printed",
+        json_schema_extra={"shown": "`DATABASE_URL` / the private cluster"})
+    geoserver_timeout: float = Field(15.0, ge=0.5, le=600, description="seconds one GeoServer REST request may "
+                                                                      "take before publishing stops")
+
     # the private cluster's database and role (not configurable: DATABASE_URL names any other)
     db_name: ClassVar[str] = "civicgrid"
     db_user: ClassVar[str] = "civicgrid"
 
     @field_validator("database_url", "public_url_setting", "actor", "district_url", "district_mapping",
-                     "district_secret", "district_api_key", "district_jurisdiction", mode="before")
+                     "district_secret", "district_api_key", "district_jurisdiction", "geoserver_url",
+                     "geoserver_password", "geoserver_db_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value):
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("public_url_setting", "district_url")
+    @field_validator("public_url_setting", "district_url", "geoserver_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
