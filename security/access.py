@@ -144,7 +144,8 @@ class AccessMiddleware:
                 status["code"] = exc.status
         finally:
             reset_principal(token)
-            if method not in READ_ONLY and entry is not None and not scope["state"].get("query_by_post"):
+            if (method not in READ_ONLY and entry is not None and not scope["state"].get("query_by_post")
+                    and (rule is None or rule.audit)):
                 await _audit_write(pool, principal, method, entry.template, scope["path"], status["code"],
                                    client_addr(scope))
 

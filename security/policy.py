@@ -39,6 +39,7 @@ class RouteRule:
     body_limit: int = DEFAULT_BODY_LIMIT
     anonymous_rate: tuple[int, int] | None = None   # (requests, window seconds)
     csrf: bool = True                                # cookie-authenticated writes need the token
+    audit: bool = True                               # the access layer writes a row for each write
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ def parse(doc: dict, known_roles: set[str] | None = None) -> Policy:  # noqa: C9
         where = f"routes[{i}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("paths"), list) or not entry["paths"]:
             raise SetupError(f"{where}: give `paths` (a list of path templates)")
-        bad = set(entry) - {"paths", "limits", "csrf", *METHODS}
+        bad = set(entry) - {"paths", "limits", "csrf", "audit", *METHODS}
         if bad:
             raise SetupError(f"{where}: unknown key(s) {', '.join(sorted(bad))}")
         methods = {m: resolve(entry[m], f"{where}.{m}", allow_special=True) for m in METHODS if m in entry}
@@ -190,6 +191,7 @@ def parse(doc: dict, known_roles: set[str] | None = None) -> Policy:  # noqa: C9
                 raise SetupError(f"{where}.limits.anonymous_rate: write it as N/second|minute|hour|day")
             rate = (int(m.group(1)), _PER[m.group(2)])
         rule = RouteRule(methods=methods, anonymous_rate=rate, csrf=bool(entry.get("csrf", True)),
+                         audit=bool(entry.get("audit", True)),
                          body_limit=_size(limits["body"], f"{where}.limits.body") if "body" in limits else DEFAULT_BODY_LIMIT)
         for path in entry["paths"]:
             if not isinstance(path, str) or not path.startswith("/"):

@@ -222,8 +222,12 @@ def test_session_cookie_csrf_and_logout(town):
         identity.add_user(conn, "op.zhang", ["shift_leader"], password=PASSWORD)
     anonymous = town.get("/api/auth/me").json()
     assert {k: anonymous[k] for k in ("user", "csrf_token", "via")} == {"user": None, "csrf_token": None, "via": "anonymous"}
+    before = one(town.url, "SELECT coalesce(max(id), 0) AS id FROM audit_log")["id"]
     r = _login(town, "op.zhang")
     assert r.status_code == 200, r.text
+    with connect(town.url) as conn:
+        actions = [row["action"] for row in conn.execute("SELECT action FROM audit_log WHERE id > %s ORDER BY id", [before])]
+    assert actions == ["login.success"]   # one row per login, with the name
     cookie = r.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/" in cookie
     csrf = r.json()["csrf_token"]
