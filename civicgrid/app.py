@@ -37,6 +37,7 @@ log = logging.getLogger("civicgrid")
 
 PARTS = (
     "civicgrid.guard",
+    "civicgrid.db.reads",
     "civicgrid.cases.api",
     "civicgrid.cases.dashboard",
     "civicgrid.survey.api",

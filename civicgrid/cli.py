@@ -186,11 +186,14 @@ _replica_port = click.option("--port", type=click.IntRange(1, 65535), default=No
 
 @replica.command("start")
 @_replica_port
-def replica_start(port):
+@click.option("--synchronous", is_flag=True,
+              help="the primary's commits wait for the standby (nothing acknowledged is lost on promote; "
+                   "writes stall while the standby is unreachable)")
+def replica_start(port, synchronous):
     """Copy the running primary (pg_basebackup -R) once, then start the standby."""
     from civicgrid.db import replica as rep
 
-    standby = rep.start(get_settings(), port)
+    standby = rep.start(get_settings(), port, synchronous=synchronous)
     click.echo(f"standby running on 127.0.0.1:{standby.port} (data in {standby.pgdata}): "
                f"postgresql://{standby.user}@127.0.0.1:{standby.port}/{standby.db_name}")
 

@@ -170,8 +170,11 @@ def mount(routes: list, state) -> None:
 @metrics.on_scrape
 async def pools(state) -> list[metrics.Sample]:
     out = []
-    for name in ("pool", "async_pool", "tile_pool"):
-        pool = getattr(state, name, None)
+    sb = getattr(state, "standby", None)
+    named = [(name, getattr(state, name, None)) for name in ("pool", "async_pool", "tile_pool")]
+    if sb is not None:
+        named += [(f"standby_{name}", getattr(sb, name)) for name in ("pool", "async_pool", "tile_pool")]
+    for name, pool in named:
         if pool is None:
             continue
         stats = pool.get_stats()
@@ -182,6 +185,19 @@ async def pools(state) -> list[metrics.Sample]:
                                stats.get("requests_waiting", 0), {"pool": name}),
                 metrics.Sample("civicgrid_db_pool_max", "the pool's limit", pool.max_size, {"pool": name})]
     return out
+
+
+@metrics.on_scrape
+async def standby(state) -> list[metrics.Sample]:
+    """The hot standby's share of the reads (civicgrid.db.reads), its lag, and whether it serves."""
+    sb = getattr(state, "standby", None)
+    if sb is None:
+        return []
+    return [*(metrics.Sample("civicgrid_db_reads", "read-only requests served, by database", n, {"database": where})
+              for where, n in sb.served.items()),
+            metrics.Sample("civicgrid_db_standby_lag_seconds", "age of the oldest primary position the standby "
+                           "has not replayed", sb.lag_s),
+            metrics.Sample("civicgrid_db_standby_serving", "1 when the standby takes reads", int(sb.usable))]
 
 
 @metrics.on_scrape

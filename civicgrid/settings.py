@@ -32,6 +32,15 @@ class Settings(BaseSettings):
         description="an existing PostGIS as a URL (`postgresql://user:password@host:5432/db`); "
                     "when unset, the private cluster is used",
         json_schema_extra={"shown": "unset"})
+    database_read_url: str | None = Field(
+        None, validation_alias=AliasChoices("CIVICGRID_DATABASE_READ_URL", "DATABASE_READ_URL"),
+        description="a hot standby of the database as a URL: the read-only routes (OGC items and tiles, search, "
+                    "labels) read from it, everything else from the primary (see Reliability); when unset, the "
+                    "private standby of `civicgrid db replica start` is used while it runs",
+        json_schema_extra={"shown": "unset"})
+    read_max_lag: float = Field(10.0, ge=0, le=3600,
+                                description="seconds a standby may be behind the primary and still serve reads "
+                                            "(further behind, reads go to the primary)")
     data_dir: Path = Field(REPO_ROOT / ".data", description="private cluster, caches, uploads",
                            json_schema_extra={"shown": "`./.data`"})
     pg_port: int = Field(54320, ge=1, le=65535,
@@ -134,9 +143,9 @@ class Settings(BaseSettings):
     db_name: ClassVar[str] = "civicgrid"
     db_user: ClassVar[str] = "civicgrid"
 
-    @field_validator("database_url", "public_url_setting", "actor", "district_url", "district_mapping",
-                     "district_secret", "district_api_key", "district_jurisdiction", "geoserver_url",
-                     "geoserver_password", "geoserver_db_url", mode="before")
+    @field_validator("database_url", "database_read_url", "public_url_setting", "actor", "district_url",
+                     "district_mapping", "district_secret", "district_api_key", "district_jurisdiction",
+                     "geoserver_url", "geoserver_password", "geoserver_db_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value):
         return None if isinstance(value, str) and not value.strip() else value

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from civicgrid.cases.cache import CasesCache
     from civicgrid.db.pool import DbHealth
+    from civicgrid.db.reads import Standby
     from civicgrid.layers.ogc import OgcState
     from civicgrid.layers.tiles import TileState
     from civicgrid.search.labels import Labels
@@ -34,6 +35,7 @@ class AppState:
     db: DbHealth                         # the database up or down (kept by civicgrid.health)
     ogc: OgcState | None = None          # set by layers/ogc.py at start-up
     labels: Labels | None = None         # GET /api/labels, rebuilt after search.labels.TTL
+    standby: Standby | None = None       # a hot standby for the read-only routes (civicgrid.db.reads)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -42,6 +44,7 @@ class AppState:
         from civicgrid.cases.cache import CasesCache
         from civicgrid.db import open_async_pool, open_pool
         from civicgrid.db.pool import DbHealth
+        from civicgrid.db.reads import open_standby
         from civicgrid.layers.tiles import TileState
 
         db = DbHealth()
@@ -52,8 +55,9 @@ class AppState:
             try:
                 pool = open_pool(settings.dsn, health=db)
                 try:
-                    yield cls(settings=settings, pool=pool, async_pool=async_pool, tile_pool=tile_pool,
-                              cases=CasesCache(), tiles=TileState(), db=db)
+                    async with open_standby(settings) as standby:
+                        yield cls(settings=settings, pool=pool, async_pool=async_pool, tile_pool=tile_pool,
+                                  cases=CasesCache(), tiles=TileState(), db=db, standby=standby)
                 finally:
                     pool.close(timeout=1)
             finally:

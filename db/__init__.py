@@ -58,12 +58,12 @@ def transaction(url: str | None = None, actor: str | None = None) -> Iterator[ps
             yield conn
 
 
-def open_pool(url: str, health=None):
+def open_pool(url: str, health=None, min_size: int = 1, max_size: int = 12):
     """A connection pool for sync request work (the app state holds one, see civicgrid.state);
     with `health` (db.pool.DbHealth) it answers 503 at once while the database is down."""
     from civicgrid.db.pool import HealthPool
 
-    return HealthPool(url, min_size=1, max_size=12, open=True, timeout=15, health=health,
+    return HealthPool(url, min_size=min_size, max_size=max_size, open=True, timeout=15, health=health,
                       kwargs={"row_factory": dict_row, "connect_timeout": 5})
 
 

@@ -211,6 +211,8 @@ class Cluster:
         for _ in range(50):
             try:
                 with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
+                    if conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                        return   # a standby: its databases are the primary's
                     if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [self.db_name]).fetchone():
                         conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(self.db_name)))
                     return

@@ -39,6 +39,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
+from civicgrid.db import reads
 from civicgrid.db.errors import translate
 from civicgrid.errors import InvalidInput, NotFound, SetupError, UnsupportedMediaType
 from civicgrid.inputs import loads
@@ -317,9 +318,13 @@ async def items(request: Request) -> Response:
             plan = features.plan_items(coll, raw, filter_json=body)
     else:
         plan = ogc.plan(coll.id, tuple(request.query_params.multi_items()))
+
+    async def page(conn):   # on the standby when this read may use it (civicgrid.db.reads)
+        async with _rows_of_caller(conn, coll):
+            return await features.items_page(conn, plan, ogc.base, ogc.estimates)
+
     try:
-        async with state.async_pool.connection() as conn, _rows_of_caller(conn, coll):
-            body, links = await features.items_page(conn, plan, ogc.base, ogc.estimates)
+        body, links = await reads.read(request, page)
     except psycopg.Error as exc:
         raise translate(exc, field="filter") from exc
     crs = features.CRS_URIS[plan.srid]
@@ -337,9 +342,13 @@ async def item(request: Request) -> Response:
     if request.method in ("PUT", "PATCH", "DELETE"):
         from civicgrid.layers import edit
         return await edit.change(request, coll, fid, state.async_pool, ogc.base)
+
+    async def one(conn):
+        async with _rows_of_caller(conn, coll):
+            return await features.item_body(conn, coll, fid, dict(request.query_params), ogc.base)
+
     try:
-        async with state.async_pool.connection() as conn, _rows_of_caller(conn, coll):
-            body, version, srid = await features.item_body(conn, coll, fid, dict(request.query_params), ogc.base)
+        body, version, srid = await reads.read(request, one)
     except psycopg.Error as exc:
         raise translate(exc, field="filter") from exc
     headers = {"Content-Crs": f"<{features.CRS_URIS[srid]}>"}

@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from civicgrid.db import load_sql
+from civicgrid.db import load_sql, reads
 from civicgrid.errors import CivicgridError, InvalidInput, NotFound
 from civicgrid.inputs import parse_model
 from civicgrid.layers.collections import COLLECTIONS, Tiles
@@ -165,24 +165,32 @@ async def _store(pool, layer: str, z: int, x: int, y: int, version: int, data: b
 async def render(state, layer_id: str, z: int, x: int, y: int, *, use_cache: bool = True) -> tuple[bytes, int, bool]:
     """The MVT bytes of one tile, the layer version, and whether it must still be cached."""
     async with state.tile_pool.connection() as conn:
-        if use_cache:
-            hit = await _cached(conn, layer_id, z, x, y)
-            if hit is not None:
-                return bytes(hit[0]), hit[1], False
-        version = await _version(conn, layer_id)
-        if layer_id == BASEMAP:
-            parts = await state.tiles.basemap_parts(conn)
-            params = {"z": z, "x": x, "y": y, "margin": MARGIN, "tolerance": tile_width(z) / EXTENT * 2}
-            data = b""
-            for part in parts:
-                if z < 13 and part.name == "landuse":
-                    params["tolerance"] = tile_width(z) / EXTENT * 4
-                cur = await conn.execute(load_sql(PACKAGE, part.sql), params)
-                data += bytes((await cur.fetchone())[0] or b"")
-        else:
-            statement, extra = LAYERS[layer_id].statement(z)
-            cur = await conn.execute(statement, {"z": z, "x": x, "y": y, **extra})
-            data = bytes((await cur.fetchone())[0] or b"")
+        return await render_on(conn, state, layer_id, z, x, y, use_cache=use_cache)
+
+
+async def render_on(conn, state, layer_id: str, z: int, x: int, y: int, *,
+                    use_cache: bool = True) -> tuple[bytes, int, bool]:
+    """`render` on a given connection (the primary's or a standby's: it only reads). The version is
+    read before the data, so a tile is never stored under a version older than what it shows
+    (tile_cache_put refuses a version the primary has moved past)."""
+    if use_cache:
+        hit = await _cached(conn, layer_id, z, x, y)
+        if hit is not None:
+            return bytes(hit[0]), hit[1], False
+    version = await _version(conn, layer_id)
+    if layer_id == BASEMAP:
+        parts = await state.tiles.basemap_parts(conn)
+        params = {"z": z, "x": x, "y": y, "margin": MARGIN, "tolerance": tile_width(z) / EXTENT * 2}
+        data = b""
+        for part in parts:
+            if z < 13 and part.name == "landuse":
+                params["tolerance"] = tile_width(z) / EXTENT * 4
+            cur = await conn.execute(load_sql(PACKAGE, part.sql), params)
+            data += bytes((await cur.fetchone())[0] or b"")
+    else:
+        statement, extra = LAYERS[layer_id].statement(z)
+        cur = await conn.execute(statement, {"z": z, "x": x, "y": y, **extra})
+        data = bytes((await cur.fetchone())[0] or b"")
     return data, version, True
 
 
@@ -376,7 +384,11 @@ async def _tile_response(request: Request, layer_id: str) -> Response:
     a = _tile_address(request)
     z, x, y = a.tileMatrix, a.tileCol, a.tileRow
     state = app_state(request)
-    data, version, fresh = await render(state, layer_id, z, x, y)
+    if layer_id == BASEMAP and state.tiles.parts is None:
+        async with state.tile_pool.connection() as conn:   # the cache's triggers go on the primary
+            await state.tiles.basemap_parts(conn)
+    data, version, fresh = await reads.read(
+        request, lambda conn: render_on(conn, state, layer_id, z, x, y), tiles=True)
     etag = f'W/"{layer_id}-{version}-{z}-{x}-{y}"'
     headers = {"ETag": etag, "Cache-Control": "public, max-age=60"}
     task = BackgroundTask(_store, state.tile_pool, layer_id, z, x, y, version, data) if fresh else None

@@ -1,11 +1,11 @@
 """HTTP routes of search (mounted under /api): GET /search (find.py), GET /labels (labels.py)."""
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from civicgrid.db import reads
 from civicgrid.errors import InvalidInput
 from civicgrid.http import query_int
 from civicgrid.search import find
@@ -20,18 +20,16 @@ async def search(request: Request) -> JSONResponse:
         raise InvalidInput(f"unknown parameter(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
     q, types = find.parse(request.query_params.get("q"), request.query_params.get("types"))
     limit = query_int(request, "limit", 10, 1, find.MAX_LIMIT)
-    pool, principal = app_state(request).pool, current_principal()
-
-    def run():
-        with pool.connection() as conn:
-            return find.search(conn, q, types, limit, principal)
-
-    items = await run_in_threadpool(run)
+    principal = current_principal()
+    items = await reads.read_sync(request, lambda conn: find.search(conn, q, types, limit, principal))
     return JSONResponse({"query": q, "items": items}, headers={"Cache-Control": "no-store"})
 
 
 async def labels(request: Request) -> Response:
-    found = await run_in_threadpool(labels_mod.current, app_state(request))
+    state = app_state(request)
+    found = labels_mod.fresh(state)
+    if found is None:
+        found = state.labels = await reads.read_sync(request, labels_mod.build)
     headers = {"ETag": found.etag, "Cache-Control": "no-cache"}
     if found.etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)

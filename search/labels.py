@@ -50,9 +50,15 @@ def build(conn) -> Labels:
     return Labels(body, '"' + hashlib.sha256(body).hexdigest()[:20] + '"', time.monotonic())
 
 
-def current(state) -> Labels:
+def fresh(state) -> Labels | None:
+    """The labels the app state holds, None when there are none or they are older than TTL."""
     hit: Labels | None = state.labels
-    if hit is None or time.monotonic() - hit.built > TTL:
+    return None if hit is None or time.monotonic() - hit.built > TTL else hit
+
+
+def current(state) -> Labels:
+    hit = fresh(state)
+    if hit is None:
         with state.pool.connection() as conn:
             hit = build(conn)
         state.labels = hit

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from databases import REPO, copy_demo, create_database, drop_database, make_reachable, serving
+from databases import REPO, ClusterTemplates, copy_demo, create_database, drop_database, make_reachable, serving
 
 from civicgrid.testing import free_port
 
@@ -46,6 +46,14 @@ def pg():
     cluster.stop()
     if not given:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def cluster_templates():
+    """Copies of one initdb (and one migrated cluster) for tests that need a cluster of their own."""
+    templates = ClusterTemplates()
+    yield templates
+    templates.close()
 
 
 @pytest.fixture(scope="session")

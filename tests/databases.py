@@ -6,7 +6,9 @@ finds whichever conftest pytest loaded last, so tests import from here (and test
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from contextlib import contextmanager
@@ -16,8 +18,8 @@ import psycopg
 
 from civicgrid.testing import app_client, free_port, start_server
 
-__all__ = ["REPO", "copy_demo", "create_database", "demo_app", "drop_database", "free_port", "make_reachable",
-           "serving", "start_server"]
+__all__ = ["REPO", "ClusterTemplates", "copy_demo", "create_database", "demo_app", "drop_database", "free_port",
+           "make_reachable", "serving", "start_server"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -85,3 +87,48 @@ def serving(url: str):
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+class ClusterTemplates:
+    """Private clusters for the tests that need a whole cluster of their own (backups, restores,
+    outages, standbys): `initdb` once per session (and `migrate` once), then each test gets a copy of
+    the stopped data directory (`cp -a`, a fraction of initdb's time) on its own port and folder.
+    The session fixture `cluster_templates` (conftest.py) holds one."""
+
+    def __init__(self):
+        self.base = Path(tempfile.mkdtemp(prefix="civicgrid-test-templates-"))
+        make_reachable(self.base)
+        self._made: dict[bool, Path] = {}
+
+    def _template(self, migrated: bool) -> Path:
+        from civicgrid.db import migrate
+        from civicgrid.db.cluster import Cluster
+
+        if migrated not in self._made:
+            folder = self.base / ("migrated" if migrated else "empty")
+            if migrated:
+                cluster = self.copy(folder)
+                cluster.start()
+                migrate(cluster.dsn)
+            else:
+                cluster = Cluster(data_dir=folder, port=free_port(), durable=False)
+                cluster.start()   # initdb, and the database `civicgrid`
+            cluster.stop()
+            self._made[migrated] = cluster.pgdata
+        return self._made[migrated]
+
+    def copy(self, data_dir: Path, *, migrated: bool = False, port: int | None = None):
+        """A stopped cluster in `data_dir` (its data in data_dir/pg), a copy of the template; start it."""
+        from civicgrid.db.cluster import Cluster
+
+        template = self._template(migrated)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        make_reachable(data_dir)
+        cluster = Cluster(data_dir=data_dir, port=port or free_port(), durable=False)
+        subprocess.run(["cp", "-a", str(template), str(cluster.pgdata)], check=True)
+        conf = cluster.pgdata / "postgresql.conf"
+        conf.write_text(conf.read_text() + f"\nunix_socket_directories = '{cluster.socket_dir}'\n")
+        return cluster
+
+    def close(self) -> None:
+        shutil.rmtree(self.base, ignore_errors=True)
