@@ -36,6 +36,15 @@ MAX_AUTO_STEPS = 5
 SYSTEM = Actor("system", "system")
 
 
+class PositionIn(BaseModel):
+    """Where the caller stood when acting (the phone's GPS, CGCS2000/WGS84 lon/lat) and how sure it is."""
+    model_config = ConfigDict(extra="forbid")
+
+    lon: float = Field(ge=73, le=136)
+    lat: float = Field(ge=3, le=54)
+    accuracy_m: float | None = Field(default=None, ge=0, le=100_000)
+
+
 class ActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -43,6 +52,7 @@ class ActionIn(BaseModel):
     comment: str | None = Field(default=None, max_length=2000)
     data: dict[str, Any] = Field(default_factory=dict)
     photos: list[str] = Field(default_factory=list, max_length=20)
+    position: PositionIn | None = None
 
 
 def parse(payload: dict) -> ActionIn:
@@ -100,6 +110,8 @@ def check_fields(conn, t: wfmod.Transition, body: ActionIn) -> None:
         raise InvalidInput(f"action {t.action} needs a comment", field="comment")
     if "photos" in t.require and len(body.photos) < t.min_photos:
         raise InvalidInput(f"action {t.action} needs at least {t.min_photos} photo(s)", field="photos")
+    if t.position == "required" and body.position is None:
+        raise InvalidInput(f"action {t.action} needs the position where it was taken (现场位置)", field="position")
     for name, spec in t.fields.items():
         value = body.data.get(name)
         if value in (None, ""):
@@ -315,6 +327,9 @@ def write(conn, case: dict, transition: wfmod.Transition, body: ActionIn, actor:
     params = {**changes, "id": case["id"], "now": now, "action": transition.action, "from_state": case["state"],
               "to_state": transition.target or case["state"], "actor": actor.user, "role": actor.role,
               "comment": body.comment, "data": Jsonb(data), "photos": list(dict.fromkeys(body.photos)),
-              "warn": changes.get("step_warn_at"), "deadline": changes.get("step_deadline_at")}
+              "warn": changes.get("step_warn_at"), "deadline": changes.get("step_deadline_at"),
+              "pos_lon": body.position.lon if body.position else None,
+              "pos_lat": body.position.lat if body.position else None,
+              "pos_accuracy": body.position.accuracy_m if body.position else None}
     statement = sql.SQL(load_sql(PACKAGE, "transition.sql")).format(sql.SQL(", ").join(assignments))
     return conn.execute(statement, params).fetchone()

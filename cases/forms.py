@@ -22,7 +22,7 @@ from civicgrid.errors import NotFound
 FIELD_LABELS = {
     "comment": "办理意见", "photos": "照片", "department_code": "处置部门", "deadline_at": "处置时限",
     "extend": "延期时长", "duplicate_of": "合并到案件", "verdict": "结论", "satisfaction": "满意度",
-    "lon": "经度", "lat": "纬度", "address": "地址",
+    "lon": "经度", "lat": "纬度", "address": "地址", "position": "现场位置",
 }
 # choices offered for a duration field (working time; any other duration may be typed)
 DURATIONS = [("4h", "4 工作小时"), ("1d", "1 个工作日"), ("2d", "2 个工作日"), ("3d", "3 个工作日"),
@@ -58,11 +58,15 @@ def _field(conn, name: str, spec: dict, case: dict) -> dict:
 
 
 def form(conn, t: wfmod.Transition, case: dict) -> list[dict]:
-    """The transition's fields in the order a form shows them: its data fields, photos, comment."""
+    """The transition's fields in the order a form shows them: its data fields, photos, the caller's
+    position (captured by the page), comment."""
     fields = [_field(conn, name, spec, case) for name, spec in t.fields.items()]
     if "photos" in t.require:
         fields.append({"name": "photos", "label": FIELD_LABELS["photos"], "type": "photos", "required": True,
                        "min": t.min_photos})
+    if t.position:
+        fields.append({"name": "position", "label": FIELD_LABELS["position"], "type": "position",
+                       "required": t.position == "required"})
     fields.append({"name": "comment", "label": FIELD_LABELS["comment"], "type": "text",
                    "required": "comment" in t.require})
     return fields

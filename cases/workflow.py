@@ -89,6 +89,8 @@ SCHEMA: dict[str, Any] = {
                     "roles": {"type": "array", "minItems": 1, "items": {"enum": sorted(ROLES)}},
                     "require": {"type": "array", "items": {"enum": ["comment", "photos"]}},
                     "min_photos": {"type": "integer", "minimum": 1, "maximum": 20},
+                    # the form captures where the caller stands (the phone's GPS): sent if it can, or a must
+                    "position": {"enum": ["optional", "required"]},
                     "fields": {"type": "object", "additionalProperties": {
                         "type": "object", "additionalProperties": False,
                         "properties": {"required": {"type": "boolean"}, "type": {"enum": list(FIELD_TYPES)},
@@ -182,6 +184,7 @@ class Transition:
     roles: set[str]
     require: set[str]
     min_photos: int
+    position: str | None
     fields: dict[str, dict]
     guard: Guard | None
     auto: bool
@@ -317,7 +320,7 @@ def _compile_transition(i: int, t: dict, states: dict[str, dict], errors: list[d
     return Transition(
         index=i, action=t["action"], name=t.get("name", t["action"]), sources=set(sources), target=target,
         roles=set(t["roles"]), require=set(t.get("require", [])),
-        min_photos=t.get("min_photos", 1), fields=t.get("fields", {}), guard=guard,
+        min_photos=t.get("min_photos", 1), position=t.get("position"), fields=t.get("fields", {}), guard=guard,
         auto=bool(t.get("auto")), effects=t.get("effects", []))
 
 

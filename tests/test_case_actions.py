@@ -139,3 +139,25 @@ def test_inboxes_per_role_with_counts(cases_client):
     assert r.status_code == 400 and r.json()["field"] == "box"
     r = cc.client.get("/api/inbox", headers=cc.headers("gis_editor"))
     assert r.status_code == 403
+
+
+def test_officer_position_is_recorded_with_verify(cases_client):
+    """核实 on site: the form asks for the phone's position (the workflow's `position: optional`), the
+    action carries it, the timeline shows where the officer stood and how far from the case; a bad
+    position is a 400 naming the field; an action without one still works."""
+    cc = cases_client
+    cid = cc.make_case()["id"]
+    cc.act(cid, "send_verify", "intake_operator")
+    verify = next(a for a in actions(cc, cid, "grid_officer", "GO-001")["actions"] if a["action"] == "verify")
+    assert field(verify, "position") == {"name": "position", "label": "现场位置", "type": "position", "required": False}
+    bad = cc.act(cid, "verify", "grid_officer", "GO-001", data={"verdict": "confirmed"}, position={"lon": 200, "lat": 40})
+    assert bad.status_code == 400 and bad.json()["field"].startswith("position"), bad.text
+    r = cc.act(cid, "verify", "grid_officer", "GO-001", data={"verdict": "confirmed"},
+               position={"lon": 116.6053, "lat": 40.12, "accuracy_m": 12})
+    assert r.status_code == 200, r.text
+    timeline = cc.client.get(f"/api/cases/{cid}/timeline", headers=cc.headers("shift_leader")).json()
+    report, _, verified = timeline
+    assert report["position"] is None and report["actor_name"] == "网格员1"   # the officer's name, not a login
+    assert verified["position"]["lon"] == 116.6053 and verified["position"]["accuracy_m"] == 12
+    assert 20 < verified["position"]["distance_m"] < 30                     # 0.0003° of longitude here
+    cc.act(cid, "file", "shift_leader")                                       # no position: as before

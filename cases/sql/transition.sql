@@ -1,10 +1,12 @@
--- One transition in one statement: the event (next seq), its photos, the new step's timers and the
+-- One transition in one statement: the event (next seq, with where the actor stood if sent), its photos, the new step's timers and the
 -- case row. The SET list is composed by cases/engine.py (column names from the engine and the
 -- schema-checked effects, never from the request).
 WITH ev AS (
-    INSERT INTO case_event (case_id, seq, action, from_state, to_state, actor, actor_role, at, comment, data)
+    INSERT INTO case_event (case_id, seq, action, from_state, to_state, actor, actor_role, at, comment, data,
+                            position, position_accuracy_m)
     SELECT %(id)s, coalesce(max(seq), 0) + 1, %(action)s, %(from_state)s, %(to_state)s, %(actor)s, %(role)s,
-           %(now)s, %(comment)s, %(data)s
+           %(now)s, %(comment)s, %(data)s,
+           ST_SetSRID(ST_MakePoint(%(pos_lon)s::float8, %(pos_lat)s::float8), 4490), %(pos_accuracy)s::real
     FROM case_event WHERE case_id = %(id)s
     RETURNING seq
 ),

@@ -58,4 +58,11 @@ describe('workflow model', () => {
         expect(t.transitions[2]).toEqual({action: 'finish', from: ['work'], to: 'done', roles: ['department_handler']});
         expect(t.transitions[3].auto).toBe(true);
     });
+    it('keeps whether a transition captures the position', () => {
+        const d = def();
+        d.transitions[0].position = 'optional';
+        expect(tidy(d).transitions[0].position).toBe('optional');
+        expect('position' in tidy(def()).transitions[0]).toBe(false);
+        expect(placesOf(d).has('transitions[0].position')).toBe(true);
+    });
 });

@@ -100,7 +100,7 @@ export function placesOf(def) {
         (s?.time_limit?.rules ?? []).forEach((_, i) => places.add(`states.${code}.time_limit.rules[${i}]`));
     }
     (def?.transitions ?? []).forEach((t, i) => {
-        for (const k of ['', '.action', '.name', '.from', '.to', '.roles', '.require', '.min_photos', '.fields',
+        for (const k of ['', '.action', '.name', '.from', '.to', '.roles', '.require', '.min_photos', '.position', '.fields',
             '.guard', '.auto', '.effects']) places.add(`transitions[${i}]${k}`);
         (t.effects ?? []).forEach((_, k) => places.add(`transitions[${i}].effects[${k}]`));
         for (const f of Object.keys(t.fields ?? {})) places.add(`transitions[${i}].fields.${f}`);
@@ -161,6 +161,7 @@ export function tidy(def) {
         o.roles = t.roles ?? [];
         if (t.require?.length) o.require = t.require;
         if (t.min_photos) o.min_photos = t.min_photos;
+        if (t.position) o.position = t.position;
         if (t.fields && Object.keys(t.fields).length) o.fields = t.fields;
         if (t.guard) o.guard = t.guard;
         if (t.auto) o.auto = true;
