@@ -36,6 +36,7 @@ LEADERS_TOP = ("副镇长-李建华", "执法队长-郑伟")
 STEP_LIMIT = {"reported": dt.timedelta(minutes=30), "verifying": dt.timedelta(hours=1),
               "filed": dt.timedelta(minutes=30), "handled": dt.timedelta(hours=1)}
 CLOSED_STATES = ("closed", "cancelled")
+DESK = 4          # cases of officer 1 left waiting for his 核实/核查
 
 
 def _p(pairs):
@@ -117,6 +118,10 @@ def generate(rng, town, grid_tree, grid_info, components, pois, matter_codes, re
     per_day: dict[dt.date, int] = {}
     r = rng.random((n, 16))                                    # per-case uniform draws
     off_codes = {o["id"]: o["code"] for o in officers}
+    # officer 1's desk: his latest cases wait for him (核实 or 核查), so the grid-officer demo user
+    # (`civicgrid user demo` binds the first officer by code) has tasks in his inbox
+    first = min(officers, key=lambda o: o["code"])["id"] if officers else None
+    desk = set([k for k in order if grid_info[grid_of[ok[k]]]["officer_id"] == first][-DESK:])
     dept_short = dept_names.get
     for new_id, k in enumerate(order, start=1):
         i = ok[k]
@@ -212,6 +217,9 @@ def generate(rng, town, grid_tree, grid_info, components, pois, matter_codes, re
             kept.append(e)
             state = e["to_state"]
         ev = kept
+        if k in desk:   # cut at the first step that is the officer's: 待核实 or 已反馈/待核查
+            j = next((j for j, e in enumerate(ev) if e["to_state"] in ("verifying", "handled")), None)
+            ev = ev if j is None else ev[:j + 1]
         for s, e in enumerate(ev, start=1):
             e["case_id"] = new_id
             e["seq"] = s
