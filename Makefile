@@ -46,7 +46,7 @@ bench-processes: setup-bench
 	$(BENCH_ENV) $(CIVICGRID) demo load --if-empty
 	$(BENCH_ENV) .venv/bin/python bench/processes/run.py
 
-bench-cases: setup-bench
+bench-cases: setup-bench setup-test
 	.venv/bin/python bench/cases/run.py --workers 2
 
 bench-survey: setup-bench

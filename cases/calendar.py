@@ -38,6 +38,8 @@ class WorkCalendar:
     periods: list[tuple[time, time]] = field(default_factory=lambda: [(time(8, 30), time(12)), (time(13, 30), time(17, 30))])
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     overrides: dict[date, bool] = field(default_factory=dict)
+    # chinese_calendar scans its holiday table on every call (~0.4 ms): each day is asked once
+    _known: dict[date, bool] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_rows(cls, cal_row: dict | None, override_rows: list[dict]) -> "WorkCalendar":
@@ -56,10 +58,14 @@ class WorkCalendar:
     def is_workday(self, day: date) -> bool:
         if day in self.overrides:
             return self.overrides[day]
-        try:
-            return chinese_calendar.is_workday(day)
-        except NotImplementedError:  # a year the library does not cover yet
-            return day.weekday() < 5
+        known = self._known.get(day)
+        if known is None:
+            try:
+                known = chinese_calendar.is_workday(day)
+            except NotImplementedError:  # a year the library does not cover yet
+                known = day.weekday() < 5
+            self._known[day] = known
+        return known
 
     def to_minutes(self, amount: float, unit: str) -> float:
         return amount * {"minute": 1, "hour": 60, "day": self.day_minutes}[unit]

@@ -80,6 +80,20 @@ class Guard:
             case _:
                 raise GuardError(f"{type(node).__name__} not allowed in a guard ({where})")
 
+    def case_fields(self) -> set[str] | None:
+        """The case fields the guard reads (`case.x`, and `channel`); None when it reads the case
+        as a whole (then every field may matter)."""
+        fields: set[str] = set()
+        attrs = {id(n.value) for n in ast.walk(self.tree) if isinstance(n, ast.Attribute)}
+        for n in ast.walk(self.tree):
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "case":
+                fields.add(n.attr)
+            elif isinstance(n, ast.Name) and n.id == "case" and id(n) not in attrs:
+                return None
+            elif isinstance(n, ast.Name) and n.id == "channel":
+                fields.add("channel")
+        return fields
+
     def __call__(self, context: dict[str, Any]) -> bool:
         try:
             return bool(self._eval(self.tree, context))

@@ -1,18 +1,22 @@
 """Inboxes (待办): per role of the caller, the open cases it may act on now, with badge counts.
 
-A role's box follows the workflows (inboxes.yml only names the boxes): PostgreSQL picks the open
-cases whose (workflow, version, state) has a transition for one of the caller's roles, visible to
-the caller (row security), filtered and ordered (sql/inbox.sql); the compiled workflows then drop
-the cases whose guards on the case rule every such action out (a 延期批准 without a pending request)
-and count each box and each action. One page of the chosen box is read with the case list's columns.
+A role's box follows the workflows (inboxes.yml only names the boxes). PostgreSQL counts the open
+cases the caller sees (row security) in groups that the boxes treat alike (sql/inbox.sql): the same
+(workflow, version, state), the same marks (overdue, supervised, postpone_pending) and the same
+values of the case fields the workflows' guards read. The compiled workflows then decide per group
+— a few dozen, however many cases — which boxes and actions it is in (a 延期批准 without a pending
+request is none), and one more statement reads one page of the chosen box's groups, ordered, with
+the case list's columns. No step looks at the cases one by one in Python.
 """
 from __future__ import annotations
 
+import json
 from functools import cache
 from pathlib import Path
 
 import yaml
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from civicgrid.cases import views
 from civicgrid.cases.cache import CasesCache
@@ -74,6 +78,35 @@ def _param(params, name: str, allowed=None, default=None):
     return value
 
 
+def _columns(conn) -> set[str]:
+    global _CASE_COLUMNS
+    if _CASE_COLUMNS is None:
+        _CASE_COLUMNS = {r["attname"] for r in conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = 'cases'::regclass AND attnum > 0 AND NOT attisdropped")}
+    return _CASE_COLUMNS
+
+
+_CASE_COLUMNS: set[str] | None = None
+# never part of a group's doc: what the guards may not see of a case in a box
+HIDDEN = {"geom", "description", "reporter_name", "reporter_phone"}
+
+
+def _doc(conn, pairs: dict) -> sql.Composable:
+    """The case fields that decide whether an action is offered (the guards of the manual transitions
+    that read the case alone: one reading `data` is offered anyway), as one jsonb object per case."""
+    fields: set[str] = set()
+    for wf, _ in pairs.values():
+        for t in wf.transitions:
+            if t.guard is not None and not t.auto and not _guard_may_hold(t, {}):
+                read = t.guard.case_fields()
+                fields |= _columns(conn) if read is None else read
+    names = sorted((fields & _columns(conn)) - HIDDEN)
+    if not names:
+        return sql.SQL("'{}'::jsonb")
+    return sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(
+        sql.SQL("{}, c.{}").format(sql.Literal(n), sql.Identifier(n)) for n in names))
+
+
 def inbox(conn, actor: Actor, cache: CasesCache, params) -> dict:
     """GET /api/inbox?box=&action=&sla=&channel=&urgency=&q=&order=&limit=&offset="""
     defined = boxes()
@@ -86,57 +119,69 @@ def inbox(conn, actor: Actor, cache: CasesCache, params) -> dict:
         raise InvalidInput("q is at most 100 characters", field="q")
     pairs = _pairs(conn, set(mine), cache)
     keys = list(pairs)
-    statement = sql.SQL(load_sql(PACKAGE, "inbox.sql")).format(order=sql.SQL(ORDERS[order]))
-    rows = conn.execute(statement, {
-        "workflows": [k[0] for k in keys], "versions": [k[1] for k in keys], "states": [k[2] for k in keys],
-        "sla": _param(params, "sla", SLA), "channel": params.get("channel") or None,
-        "urgency": params.get("urgency") or None, "q": q}).fetchall()
+    key = sql.SQL(views.fragment("inbox_key.sql")).format(doc=_doc(conn, pairs))
+    where = sql.SQL(views.fragment("inbox_filter.sql"))
+    args = {"workflows": [k[0] for k in keys], "versions": [k[1] for k in keys], "states": [k[2] for k in keys],
+            "sla": _param(params, "sla", SLA), "channel": params.get("channel") or None,
+            "urgency": params.get("urgency") or None, "q": q}
+    groups = conn.execute(sql.SQL(load_sql(PACKAGE, "inbox.sql")).format(key=key, filter=where), args).fetchall()
     counts = {role: {"count": 0, "overdue": 0} for role in mine}
-    in_box, action_counts, action_names = [], {}, {}
+    chosen, total, action_counts, action_names = {}, 0, {}, {}
     want = params.get("action") or None
     background = set(_config()["background"])
     memo: dict = {}
-    for row in rows:
-        wf, roles = pairs[(row["workflow"], row["workflow_version"], row["state"])]
+    for g in groups:
+        workflow, version, state, overdue, supervised, postpone_pending, doc = g["key"]
+        marks = {"overdue": overdue, "supervised": supervised, "postpone_pending": postpone_pending}
+        wf, roles = pairs[(workflow, version, state)]
         for role in roles:
             only = defined[role].get("only")
-            if only and not any(row[m] for m in only):
+            if only and not any(marks[m] for m in only):
                 continue
-            offered = _offered(wf, row["doc"], role, actor, memo)
+            offered = _offered(wf, {**doc, "state": state}, role, actor, memo)
             # a box with marks keeps every marked case it may act on; the others need real work
             if not any(only or t.action not in background for t in offered):
                 continue
-            counts[role]["count"] += 1
-            counts[role]["overdue"] += bool(row["overdue"])
+            counts[role]["count"] += g["n"]
+            counts[role]["overdue"] += g["n"] if overdue else 0
             if role != box:
                 continue
             names = [t.action for t in offered]
             for t in offered:
-                action_counts[t.action] = action_counts.get(t.action, 0) + 1
+                action_counts[t.action] = action_counts.get(t.action, 0) + g["n"]
                 action_names.setdefault(t.action, t.name)
             if want is None or want in names:
-                in_box.append((row["id"], names))
-    page = in_box[offset:offset + limit]
-    cases = _page(conn, actor, cache, page)
+                chosen[_key_text(g["key"])] = (g["key"], names)
+                total += g["n"]
+    cases = _page(conn, actor, cache, chosen, key, where, args, ORDERS[order], limit, offset)
     return {
         "box": box,
         "boxes": [{"box": role, "name": defined[role]["name"], **counts[role]} for role in mine],
         "actions": [{"action": a, "name": action_names[a], "count": n} for a, n in action_counts.items()],
-        "total": len(in_box), "offset": offset, "count": len(cases), "cases": cases,
+        "total": total, "offset": offset, "count": len(cases), "cases": cases,
     }
 
 
-def _page(conn, actor: Actor, cache: CasesCache, page: list[tuple[int, list[str]]]) -> list[dict]:
+def _key_text(key: list) -> str:
+    return json.dumps(key, sort_keys=True, ensure_ascii=False)
+
+
+def _page(conn, actor: Actor, cache: CasesCache, chosen: dict, key: sql.Composable, where: sql.Composable,
+          args: dict, order: str, limit: int, offset: int) -> list[dict]:
+    """One page of the chosen groups' cases in the box's order, each with the actions it is in the box for."""
+    if not chosen:
+        return []
+    page = conn.execute(sql.SQL(load_sql(PACKAGE, "inbox_page.sql")).format(key=key, filter=where, order=sql.SQL(order)),
+                        {**args, "keys": [Jsonb(k) for k, _ in chosen.values()], "limit": limit, "offset": offset}).fetchall()
     if not page:
         return []
-    rows = views._listing(conn, sql.SQL("c.id = ANY(%(ids)s)"), {"ids": [p[0] for p in page]}, actor, cache,
-                          len(page), order="c.id")
-    by_id = {r["id"]: r for r in rows}
+    rows = {r["id"]: r for r in views._listing(conn, sql.SQL("c.id = ANY(%(ids)s)"), {"ids": [p["id"] for p in page]},
+                                                 actor, cache, len(page), order="c.id")}
     out = []
-    for case_id, names in page:
-        row = by_id.get(case_id)
+    for p in page:
+        row = rows.get(p["id"])
         if row is not None:
-            row["inbox_actions"] = names
+            row["inbox_actions"] = chosen[_key_text(p["key"])][1]
             out.append(row)
     return out
 

@@ -23,9 +23,14 @@ def _case_list(where: sql.Composable, order: str, extra: str = "") -> sql.Compos
     return sql.SQL(load_sql(PACKAGE, "case_list.sql")).format(extra=sql.SQL(extra), where=where, order=sql.SQL(order))
 
 
+def fragment(name: str) -> str:
+    """A part of a statement kept in sql/ (a select-list entry, a WHERE) without its comment lines."""
+    return "\n".join(line for line in load_sql(PACKAGE, name).splitlines() if not line.startswith("--"))
+
+
 def _links() -> str:
-    """case_links.sql without its comment lines (it lands inside case_list.sql's select list)."""
-    return "\n".join(line for line in load_sql(PACKAGE, "case_links.sql").splitlines() if not line.startswith("--"))
+    """case_links.sql: it lands inside case_list.sql's select list."""
+    return fragment("case_links.sql")
 
 
 def jsonable(row: dict) -> dict:

@@ -8,7 +8,11 @@ starts `civicgrid serve` with the role header trusted, and drives it with httpx 
 Each intake does location → grids → officer → category → department rule → workflow rule →
 case number → duplicate check → case + event + timers, in one transaction. Then the web app's case
 pages one user at a time (targets: an inbox of 1,000 open cases ≤ 1 s, a case page with 30 timeline
-events ≤ 500 ms, intake submit → case number p95 ≤ 300 ms). Prints a table.
+events ≤ 500 ms, intake submit → case number p95 ≤ 300 ms), and the inbox page in headless chromium
+(the shift leader's 待办 loaded cold until its list is drawn, at 1920×1080 and 390×844; needs the web
+build and Playwright, i.e. `make setup-test`). Prints a table.
+
+    .venv/bin/python bench/cases/run.py --history 1000 --seconds 5   # a box of about 1,000 open cases
 """
 from __future__ import annotations
 
@@ -215,6 +219,49 @@ async def workbench(base: str, creds, url: str) -> list[str]:
     return lines
 
 
+INBOX_USER, INBOX_PASSWORD = "bench.inbox.leader", "bench-inbox-password"
+
+
+def inbox_page(base: str, url: str, rounds: int = 5) -> list[str]:
+    """Milliseconds from navigation to the 待办 list drawn (the page's own mark), cold (a fresh browser
+    context: empty cache, the app's chunks, /api/auth/me, /api/labels and /api/inbox), as a shift leader."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return ["(inbox page: Playwright not installed — `make setup-test`)"]
+    from bench.web.run import ARGS, CHROMIUM
+    from civicgrid.db import connect
+    from civicgrid.security.identity import add_user
+
+    with connect(url) as conn:
+        if not conn.execute("SELECT 1 FROM app_user WHERE username = %s", [INBOX_USER]).fetchone():
+            add_user(conn, INBOX_USER, ["shift_leader"], password=INBOX_PASSWORD)
+    lines = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        for name, viewport in (("1920×1080", {"width": 1920, "height": 1080}), ("phone 390×844", {"width": 390, "height": 844})):
+            times, total = [], None
+            for i in range(rounds + 1):   # the first load warms the server
+                context = browser.new_context(base_url=base, viewport=viewport, locale="zh-CN")
+                try:
+                    assert context.request.post("/api/auth/login", data={"username": INBOX_USER, "password": INBOX_PASSWORD}).ok
+                    page = context.new_page()
+                    page.goto("/inbox")
+                    page.wait_for_function("document.body.dataset.inboxReady === '1'", timeout=120_000)
+                    mark = page.evaluate("window.__civicgrid.inbox")
+                    assert page.locator("[data-testid=inbox-list] [data-case], [data-testid=inbox-list] tbody tr").count() > 0
+                    if i:
+                        times.append(mark["ready"])
+                    total = mark["total"]
+                finally:
+                    context.close()
+            times.sort()
+            lines.append(f"| {'inbox page ' + name + f' ({total} open)':<34} | {len(times):>7} | {0:>6} | {'—':>10} "
+                         f"| {statistics.median(times):>8.0f} | {times[-1]:>8.0f} |")
+        browser.close()
+    return lines
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=20)
@@ -224,6 +271,7 @@ def main():
     ap.add_argument("--new-connections", action="store_true",
                     help="a new TCP connection per request, so the kernel spreads them over uvicorn workers")
     ap.add_argument("--demo", type=float, default=None, help="load the demo town at this scale instead of the test town")
+    ap.add_argument("--no-browser", action="store_true", help="skip the inbox page in headless chromium")
     args = ap.parse_args()
 
     global KEEPALIVE
@@ -245,6 +293,8 @@ def main():
         proc, base = start_server(url, args.workers)
         before = worker_cpu(proc.pid)
         lines = asyncio.run(main_async(args, base))
+        if not args.no_browser:
+            lines += inbox_page(base, url)
         after = worker_cpu(proc.pid)
         spread = {pid: round(after[pid] - before.get(pid, 0), 1) for pid in after if after[pid] - before.get(pid, 0) > 0.5}
         with psycopg.connect(url) as conn:
@@ -256,6 +306,7 @@ def main():
               f"town: {'demo x' + str(args.demo) if args.demo else 'test town'}, "
               f"{os.cpu_count()} CPUs (shared, load {os.getloadavg()[0]:.1f})\n")
         print("| phase                              |      ok | errors | per second | p50 (ms) | p95 (ms) |")
+        # (the inbox page rows: p50 is the median, p95 column the slowest of its loads)
         print("| ---------------------------------- | ------: | -----: | ---------: | -------: | -------: |")
         for line in lines:
             print(line)
