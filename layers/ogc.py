@@ -357,16 +357,48 @@ async def item(request: Request) -> Response:
     return Response(body, media_type=GEOJSON, headers=headers)
 
 
+def _prefer(request: Request) -> tuple[list[str], str | None]:
+    """`Prefer` (RFC 7240) tokens: the execution mode pygeoapi understands (`respond-async`, `wait`)
+    and `return=minimal|representation` (the results document or the raw value)."""
+    modes, returns = [], None
+    for token in request.headers.get("prefer", "").split(","):
+        token = token.strip().lower().replace(" ", "")
+        if token in ("respond-async", "wait") or token.startswith("wait="):
+            modes.append("wait" if token.startswith("wait") else token)
+        elif token in ("return=minimal", "return=representation"):
+            returns = "document" if token == "return=minimal" else "raw"
+    return modes, returns
+
+
 async def execution(request: Request) -> Response:
     """A process execution request is a JSON object (`{"inputs": {...}}`): checked here, within the
-    JSON limits, before pygeoapi reads it (it would fail on `[null,null]`, `true` or `"x"`)."""
+    JSON limits, before pygeoapi reads it (it would fail on `[null,null]`, `true` or `"x"`).
+
+    Results per OGC API - Processes 1.0: `response` `raw` (the default: the output's value with its
+    media type) or `document` (`{"<output id>": {"mediaType", "value"}}`); without `response`,
+    `Prefer: return=minimal` asks for the document and `return=representation` for the raw value.
+    pygeoapi reads only `Prefer: respond-async` (or `wait`) alone, so that is what it is given."""
     raw = await request.body()   # Starlette keeps it: pygeoapi reads the same bytes again
+    modes, returns = _prefer(request)
     if raw.strip():
         doc = loads(raw)
         if not isinstance(doc, dict):
             raise InvalidInput('the execution request must be a JSON object: {"inputs": {...}}', field="body")
         if doc.get("inputs") is not None and not isinstance(doc["inputs"], dict):
             raise InvalidInput("inputs must be a JSON object (name: value)", field="inputs")
+        if doc.get("response") is not None and doc["response"] not in ("raw", "document"):
+            raise InvalidInput(f"response must be 'raw' or 'document', got {doc['response']!r}", field="response")
+        if doc.get("response") is None and returns:
+            doc["response"] = returns
+            request._body = json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    if request.headers.get("prefer") is not None:
+        from starlette.datastructures import Headers
+
+        headers = [(k, v) for k, v in request.scope["headers"] if k != b"prefer"]
+        if modes:
+            headers.append((b"prefer", ("respond-async" if "respond-async" in modes else "wait").encode()))
+        request.scope["headers"] = headers
+        request._headers = Headers(scope=request.scope)
     return await app_state(request).ogc.pygeoapi.execute_process_jobs(request)
 
 

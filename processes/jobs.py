@@ -26,6 +26,7 @@ Configured in pygeoapi-config.yml as `server.manager.name: civicgrid.processes.j
 """
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -42,7 +43,7 @@ from pygeoapi.process.base import JobNotFoundError, JobResultNotFoundError, Proc
 from pygeoapi.process.manager.base import BaseManager
 from pygeoapi.util import JobStatus, RequestedProcessExecutionMode, RequestedResponse
 
-from civicgrid.processes.base import CivicProcessor, ProcessFailed, TimeLimitExceeded, TooManyJobs
+from civicgrid.processes.base import CivicProcessor, InvalidProcessInput, ProcessFailed, TimeLimitExceeded, TooManyJobs
 from civicgrid.security.principal import current_principal
 from civicgrid.settings import get_settings
 
@@ -74,6 +75,38 @@ def _pid_alive(pid: int | None) -> bool:
             return fh.read().split(") ", 1)[1][:1] != "Z"
     except OSError:
         return True
+
+
+RESPONSES = ("raw", "document")
+
+
+def results_document(processor: CivicProcessor, mimetype: str, outputs: Any) -> dict:
+    """OGC API - Processes 1.0 results document (`results.yaml`): `{"<output id>": value}`, the value
+    qualified with its media type (JSON parsed, text as it is, binary base64)."""
+    output_id = next(iter(processor.outputs))
+    if isinstance(outputs, (bytes, bytearray, memoryview)):
+        value = {"mediaType": mimetype, "encoding": "base64", "value": base64.b64encode(bytes(outputs)).decode("ascii")}
+    elif mimetype in JSON_TYPES:
+        value = {"mediaType": mimetype, "value": json.loads(outputs) if isinstance(outputs, str) else outputs}
+    else:
+        value = {"mediaType": mimetype, "value": outputs}
+    return {output_id: value}
+
+
+def check_requested_outputs(processor: CivicProcessor, requested: Any) -> None:
+    """`outputs` of an execute request may only name the process's outputs (each is sent by value)."""
+    if requested is None:
+        return
+    if not isinstance(requested, dict):
+        raise InvalidProcessInput("outputs must be a JSON object (output id: {transmissionMode})", field="outputs")
+    unknown = sorted(set(requested) - set(processor.outputs))
+    if unknown:
+        raise InvalidProcessInput(f"outputs: process {processor.id} has no output '{unknown[0]}' "
+                                  f"(outputs: {', '.join(processor.outputs)})", field="outputs")
+    for name, spec in requested.items():
+        mode = spec.get("transmissionMode", "value") if isinstance(spec, dict) else "value"
+        if mode != "value":
+            raise InvalidProcessInput(f"outputs.{name}.transmissionMode: only 'value' is offered", field="outputs")
 
 
 def encode_result(mimetype: str, outputs: Any) -> bytes:
@@ -286,11 +319,11 @@ class PostgresJobManager(BaseManager):
         that create jobs on somebody's behalf)."""
         owner = job_metadata["owner"] if "owner" in job_metadata else _caller()[0]
         with _db(self.url) as conn:
-            conn.execute("INSERT INTO process_job (identifier, process_id, type, status, message, progress, parameters, owner) "
-                         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            conn.execute("INSERT INTO process_job (identifier, process_id, type, status, message, progress, parameters, "
+                         "owner, response) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                          [job_metadata["identifier"], job_metadata["process_id"], job_metadata.get("type", "process"),
                           job_metadata["status"], job_metadata.get("message"), job_metadata.get("progress", 0),
-                          Jsonb(job_metadata.get("parameters") or {}), owner])
+                          Jsonb(job_metadata.get("parameters") or {}), owner, job_metadata.get("response", "raw")])
         return job_metadata["identifier"]
 
     def update_job(self, job_id: str, update_dict: dict) -> bool:
@@ -327,7 +360,8 @@ class PostgresJobManager(BaseManager):
 
         owner, sees_all = _caller()
         with _db(self.url) as conn:
-            row = conn.execute(sql.SQL("SELECT status, mimetype, result FROM process_job WHERE identifier = %(id)s AND {}")
+            row = conn.execute(sql.SQL("SELECT process_id, status, mimetype, result, response FROM process_job "
+                                       "WHERE identifier = %(id)s AND {}")
                                .format(_visible(sees_all)), {"id": job_id, "owner": owner}).fetchone()
         if row is None:
             raise JobNotFoundError()
@@ -336,6 +370,10 @@ class PostgresJobManager(BaseManager):
         if row["result"] is None:
             raise JobResultNotFoundError()
         data = bytes(row["result"])
+        if row["response"] == "document":   # as the execute request asked (OGC API - Processes 1.0)
+            binary = not (row["mimetype"] in JSON_TYPES or row["mimetype"].startswith("text/"))
+            return "application/json", results_document(self.get_processor(row["process_id"]), row["mimetype"],
+                                                        data if binary else data.decode("utf-8"))
         if row["mimetype"] == "application/json":
             return row["mimetype"], json.loads(data)
         return row["mimetype"], data
@@ -370,6 +408,10 @@ class PostgresJobManager(BaseManager):
 
         processor = self.get_processor(process_id)
         params = processor.parse(data_dict)                      # 400 before anything is written
+        check_requested_outputs(processor, requested_outputs)
+        if requested_response not in RESPONSES:
+            raise InvalidProcessInput(f"response must be one of {', '.join(RESPONSES)}, got {requested_response!r}",
+                                      field="response")
         is_async = execution_mode == RequestedProcessExecutionMode.respond_async
         settings = get_settings()
         owner = _caller()[0]
@@ -389,7 +431,8 @@ class PostgresJobManager(BaseManager):
         # a synchronous job is running from the start: no queue runner may claim it
         self.add_job({"identifier": job_id, "process_id": process_id,
                       "status": (JobStatus.accepted if is_async else JobStatus.running).value,
-                      "message": "Job accepted and ready for execution", "progress": 0, "parameters": clean})
+                      "message": "Job accepted and ready for execution", "progress": 0, "parameters": clean,
+                      "response": requested_response})
         if is_async:
             # the job is committed before the slots are looked at, and a runner looks at the queue
             # after letting go of its slot: either that runner or a new one takes the job
@@ -400,8 +443,7 @@ class PostgresJobManager(BaseManager):
             return job_id, "application/json", None, JobStatus.accepted, headers
         mimetype, outputs, status = run_job(processor, job_id, clean, self.url, settings.process_time_limit)
         if requested_response == RequestedResponse.document.value:
-            outputs = {"outputs": [{"id": next(iter(processor.outputs)), "value": outputs if not isinstance(outputs, bytes) else None}]}
-            mimetype = "application/json"
+            outputs, mimetype = results_document(processor, mimetype, outputs), "application/json"
         headers = None if execution_mode == RequestedProcessExecutionMode.wait else {
             "Preference-Applied": RequestedProcessExecutionMode.wait.value}
         return job_id, mimetype, outputs, status, headers

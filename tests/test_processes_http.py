@@ -7,6 +7,7 @@ Ownership of jobs is tested in test_security_jobs.py.
 """
 from __future__ import annotations
 
+import base64
 import json
 import time
 from datetime import datetime, timedelta, timezone
@@ -89,6 +90,32 @@ def test_sync_execution(server):
     assert r.content.decode("utf-8").lstrip("\ufeff").splitlines()[1].startswith(S.COMMUNITIES[0] + ",测试社区1,8,")
 
 
+def test_results_raw_and_document(server):
+    """OGC API - Processes 1.0: raw (the default) is the value with its media type; the results
+    document is {"<output id>": {"mediaType", "value"}}, asked by `response` or Prefer."""
+    post = lambda body, prefer=None: httpx.post(  # noqa: E731
+        f"{server}/processes/heatmap/execution", json=body, timeout=60,
+        headers={**AUTH, **({"Prefer": prefer} if prefer else {})})
+    inputs = {"source": "cases", "cell_size": 100}
+    raw = post({"inputs": inputs, "response": "raw"})
+    assert raw.status_code == 200 and raw.headers["content-type"].startswith("application/geo+json")
+    assert raw.json()["type"] == "FeatureCollection" and raw.json()["total"] == 8
+    for r in (post({"inputs": inputs, "response": "document"}), post({"inputs": inputs}, prefer="return=minimal")):
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/json"), r.text
+        doc = r.json()
+        assert list(doc) == ["heatmap"] and doc["heatmap"]["mediaType"] == "application/geo+json"
+        assert doc["heatmap"]["value"]["type"] == "FeatureCollection" and doc["heatmap"]["value"]["total"] == 8
+    assert post({"inputs": inputs, "response": "document"}, prefer="return=representation").json()["heatmap"]
+    assert post({"inputs": inputs}, prefer="return=representation").json()["total"] == 8
+    png = post({"inputs": {"source": "cases", "method": "kde", "format": "png"}, "response": "document"}).json()
+    assert png["heatmap"]["mediaType"] == "image/png" and png["heatmap"]["encoding"] == "base64"
+    assert base64.b64decode(png["heatmap"]["value"]).startswith(b"\x89PNG")
+    bad = post({"inputs": inputs, "response": "inline"})
+    assert bad.status_code == 400 and bad.json()["field"] == "response"
+    bad = post({"inputs": inputs, "outputs": {"cells": {}}})
+    assert bad.status_code == 400 and "no output 'cells'" in bad.json()["description"]
+
+
 @pytest.mark.parametrize("pid, inputs, words", [
     ("heatmap", {"cell_size": 1}, "cell_size: Input should be greater than or equal to 10"),
     ("cluster", {"minpoints": 0}, "minpoints: Input should be greater than or equal to 1"),
@@ -112,6 +139,11 @@ def test_async_job_results_survive_a_restart(town_url):
         location = r.headers["location"]
         job_id = r.json()["jobID"]
         assert location.endswith(f"/jobs/{job_id}")
+        # a second job asking for the results document (Prefer tokens combined as RFC 7240 allows)
+        r = httpx.post(f"{ogc}/processes/heatmap/execution", json={"inputs": {"source": "cases"}},
+                       headers={**AUTH, "Prefer": "respond-async, return=minimal"}, timeout=60)
+        assert r.status_code == 201, r.text
+        document_job = r.json()["jobID"]
     finally:
         stop(proc)          # the server goes away right after accepting the job
     proc, base = serve(town_url)
@@ -129,6 +161,13 @@ def test_async_job_results_survive_a_restart(town_url):
         doc = json.loads(result.content)
         assert doc["numberMatched"] == 50
         assert next(f for f in doc["features"] if f["id"] == "110113004001001")["properties"]["filed"] == 8
+        while time.time() < deadline and httpx.get(f"{ogc}/jobs/{document_job}?f=json",
+                                                   headers=AUTH).json()["status"] not in ("successful", "failed"):
+            time.sleep(0.3)
+        result = httpx.get(f"{ogc}/jobs/{document_job}/results?f=json", headers=AUTH)
+        assert result.status_code == 200 and result.headers["content-type"].startswith("application/json")
+        assert result.json()["heatmap"]["mediaType"] == "application/geo+json"
+        assert result.json()["heatmap"]["value"]["total"] == 8
         r = httpx.delete(f"{ogc}/jobs/{job_id}", headers=AUTH)
         assert r.status_code == 200 and r.json()["status"] == "dismissed"
         assert httpx.get(f"{ogc}/jobs/{job_id}?f=json", headers=AUTH).status_code == 404

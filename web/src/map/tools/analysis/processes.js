@@ -1,9 +1,11 @@
-// Running the server's OGC API processes (heatmap, cluster, hotspots, area-evaluation) synchronously.
-// JSON results through the app's client; rasters (KDE PNG) as a Blob with the session's CSRF token.
+// Running the server's OGC API processes (heatmap, cluster, hotspots, area-evaluation, track) synchronously.
+// Each asks for the raw result (OGC API - Processes 1.0 `response: raw`: the output's value with its media
+// type, not the results document): JSON through the app's client; rasters (KDE PNG) as a Blob with the
+// session's CSRF token.
 import {api, ApiError, CSRF_HEADER} from '../../../api/client.js';
 
 export function execute(processId, inputs, options = {}) {
-    return api.post(`/ogc/processes/${processId}/execution`, {inputs}, options);
+    return api.post(`/ogc/processes/${processId}/execution`, {inputs, response: 'raw'}, options);
 }
 
 export async function executeBlob(processId, inputs) {
@@ -11,7 +13,7 @@ export async function executeBlob(processId, inputs) {
     const response = await fetch(`/ogc/processes/${processId}/execution`, {
         method: 'POST', credentials: 'same-origin',
         headers: {'Content-Type': 'application/json', [CSRF_HEADER]: me.csrf_token ?? ''},
-        body: JSON.stringify({inputs}),
+        body: JSON.stringify({inputs, response: 'raw'}),
     });
     if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null), response.url);
     return response.blob();
