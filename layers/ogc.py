@@ -440,6 +440,39 @@ async def queryables(request: Request) -> Response:
     return Response(json.dumps(doc, ensure_ascii=False), media_type="application/schema+json")
 
 
+# ---------------------------------------------------------------- discovery links pygeoapi does not write
+
+def _with_links(response: Response, add: Callable[[dict], None]) -> Response:
+    """pygeoapi's JSON answer with our links added (HTML and JSON-LD are left as they are)."""
+    if response.status_code != 200 or not response.headers.get("content-type", "").startswith("application/json") \
+            or response.headers.get("content-encoding"):
+        return response
+    doc = json.loads(response.body)
+    add(doc)
+    headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
+    return Response(json.dumps(doc, ensure_ascii=False), status_code=200, headers=headers,
+                    media_type=response.headers["content-type"])
+
+
+async def landing_page(request: Request) -> Response:
+    """pygeoapi's landing page plus the tilesets links (OGC API - Tiles: `tilesets-vector`)."""
+    ogc = app_state(request).ogc
+    return _with_links(await ogc.pygeoapi.landing_page(request),
+                       lambda doc: doc.setdefault("links", []).extend(tiles.landing_links(ogc.base)))
+
+
+async def collections(request: Request) -> Response:
+    """pygeoapi's collection list or one collection, with each tiled collection's tilesets link."""
+    ogc = app_state(request).ogc
+
+    def add(doc: dict) -> None:
+        for c in doc.get("collections", [doc]):
+            if c.get("id") in ogc.active:
+                c.setdefault("links", []).extend(tiles.collection_links(ogc.base, c["id"]))
+
+    return _with_links(await ogc.pygeoapi.collections(request), add)
+
+
 # ---------------------------------------------------------------- GDAL 3.6 single-feature URLs
 
 # only after the `f=` links pygeoapi advertises: `datetime=a/b` must stay an interval
@@ -491,7 +524,7 @@ EXTRA_CONFORMANCE = [
 def _load_pygeoapi(cfg: dict):
     from pygeoapi.api import itemtypes
 
-    for uri in EXTRA_CONFORMANCE:
+    for uri in EXTRA_CONFORMANCE + tiles.CONFORMANCE:
         if uri not in itemtypes.CONFORMANCE_CLASSES_FEATURES:
             itemtypes.CONFORMANCE_CLASSES_FEATURES.append(uri)
     cfg_path, api_path = write_pygeoapi_files(cfg)
@@ -519,6 +552,9 @@ def mount(routes: list, state) -> None:
         Route("/collections/{collection_id}/items/{feature_id}", item, methods=["GET", "PUT", "PATCH", "DELETE"]),
         Route("/collections/{collection_id}/queryables", queryables, methods=["GET"]),
         Route("/processes/{process_id}/execution", execution, methods=["POST"]),
+        Route("/", landing_page),
+        Route("/collections", collections),
+        Route("/collections/{collection_id}", collections),
         *tiles.routes,
         Mount("/vendor", app=vendor.VendorFiles()),
     ]
@@ -526,5 +562,5 @@ def mount(routes: list, state) -> None:
     inner = ours + ([static] if static else []) + list(app.api_routes)
     # `/ogc` is the landing page itself, not a redirect: QGIS 3.22 does not resolve the relative
     # Location of a 307 (and the web UI's catch-all at / would answer 404)
-    routes.append(Route("/ogc", app.landing_page))
+    routes.append(Route("/ogc", landing_page))
     routes.append(Mount("/ogc", routes=inner))

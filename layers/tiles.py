@@ -434,10 +434,20 @@ async def dataset_tile(request: Request) -> Response:
 
 @lru_cache(maxsize=1)
 def _webmercatorquad() -> dict:
+    """WebMercatorQuad as OGC 2D Tile Matrix Set 2.0 JSON (pygeoapi's copy), plus the keys of its 1.0
+    encoding (`type`, `identifier`, `supportedCRS`, `boundingBox`, per matrix `identifier` and
+    `topLeftCorner`): GDAL 3.6's OGCAPI driver reads only those and refuses the 2.0 document."""
     import pygeoapi
 
     path = Path(pygeoapi.__file__).parent / "resources" / "definitions" / "tiles" / "WebMercatorQuad.json"
-    return json.loads(path.read_text())
+    doc = json.loads(path.read_text())
+    half = WORLD / 2
+    doc.update({"type": "TileMatrixSetType", "identifier": doc["id"], "supportedCRS": doc["crs"],
+                "boundingBox": {"type": "BoundingBoxType", "crs": doc["crs"],
+                                "lowerCorner": [-half, -half], "upperCorner": [half, half]}})
+    for matrix in doc["tileMatrices"]:
+        matrix.update({"type": "TileMatrixType", "identifier": matrix["id"], "topLeftCorner": matrix["pointOfOrigin"]})
+    return doc
 
 
 @_errors
@@ -455,6 +465,40 @@ async def tile_matrix_set(request: Request) -> JSONResponse:
     _tms(request)
     _check_query(request, {"json"})
     return JSONResponse(_webmercatorquad())
+
+
+# ------------------------------------------------------------------ discovery (OGC API - Tiles 1.0)
+
+TILESETS_VECTOR = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
+TILING_SCHEMES = "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes"
+# what /conformance adds for these routes (Tiles 1.0 and the 2D tile matrix set they use)
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/dataset-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+    "http://www.opengis.net/spec/tms/2.0/conf/tilematrixset",
+    "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
+]
+
+
+def landing_links(base: str) -> list[dict]:
+    """The landing page's links to the basemap's tilesets and the tile matrix sets."""
+    return [{"rel": TILESETS_VECTOR, "type": "application/json", "title": "底图矢量瓦片 Vector tilesets of the basemap",
+             "href": f"{base}/tiles?f=json"},
+            {"rel": TILING_SCHEMES, "type": "application/json", "title": "瓦片矩阵集 Tile matrix sets",
+             "href": f"{base}/tileMatrixSets?f=json"}]
+
+
+def collection_links(base: str, collection_id: str) -> list[dict]:
+    """A tiled collection's link to its tilesets (none for the others)."""
+    layer = LAYERS.get(collection_id)
+    if layer is None:
+        return []
+    return [{"rel": TILESETS_VECTOR, "type": "application/json", "title": f"{layer.spec.title} 矢量瓦片 vector tilesets",
+             "href": f"{base}/collections/{collection_id}/tiles?f=json"}]
 
 
 routes = [
