@@ -126,6 +126,25 @@ TS = dict(type=S, format="date-time")
 COMPONENT_TYPE_ENUM = ("SELECT DISTINCT code FROM code_catalog WHERE kind = 'component' ORDER BY code")
 CASE_CATEGORY_ENUM = ("SELECT DISTINCT code FROM code_catalog WHERE kind IN ('matter', 'event') ORDER BY code")
 
+COMPONENT_COLUMNS = (
+    Column("standard", enum_sql="SELECT standard FROM code_standard ORDER BY standard", title="编码标准"),
+    Column("type_code", enum_sql=COMPONENT_TYPE_ENUM, title="部件类型", labels="component_classes"),
+    Column("name", title="部件名称"),
+    Column("dept_code", title="主管部门代码", labels="departments"), Column("dept_name", title="主管部门"),
+    Column("owner_code", title="权属单位代码"), Column("owner_name", title="权属单位"),
+    Column("maintainer_code", title="养护单位代码"), Column("maintainer_name", title="养护单位"),
+    Column("unit_grid_code", title="单元网格"),
+    Column("status", enum_sql="SELECT status FROM component_status ORDER BY status", title="部件状态"),
+    Column("initial_date", **DATE, title="初始日期"), Column("change_date", **DATE, title="变更日期"),
+    Column("data_source", enum_sql="SELECT source FROM data_source ORDER BY source", title="数据来源"),
+    Column("note", title="备注"),
+    Column("street_code", title="街道（乡镇）代码"), Column("street_name", title="街道（乡镇）"),
+    Column("community_code", title="社区", labels="communities"), Column("community_name", title="社区名称"),
+    Column("extra", type="object", title="扩展属性"),
+    Column("version", type=I, title="版本"), Column("updated_at", **TS, title="更新时间"),
+    Column("updated_by", title="更新人"),
+)
+
 COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
     Collection(
         id="urban-components", table="component", key=("id",), geometry_type="geometry",
@@ -141,24 +160,7 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
                     fields={"id": "部件标识码", "type_code": "部件类型代码", "major": "大类代码", "name": "部件名称",
                             "status": "部件状态", "count": "聚合数（低级别）"},
                     labels={"major": "component_majors", "type_code": "component_classes"}),
-        columns=(
-            Column("standard", enum_sql="SELECT standard FROM code_standard ORDER BY standard", title="编码标准"),
-            Column("type_code", enum_sql=COMPONENT_TYPE_ENUM, title="部件类型", labels="component_classes"),
-            Column("name", title="部件名称"),
-            Column("dept_code", title="主管部门代码", labels="departments"), Column("dept_name", title="主管部门"),
-            Column("owner_code", title="权属单位代码"), Column("owner_name", title="权属单位"),
-            Column("maintainer_code", title="养护单位代码"), Column("maintainer_name", title="养护单位"),
-            Column("unit_grid_code", title="单元网格"),
-            Column("status", enum_sql="SELECT status FROM component_status ORDER BY status", title="部件状态"),
-            Column("initial_date", **DATE, title="初始日期"), Column("change_date", **DATE, title="变更日期"),
-            Column("data_source", enum_sql="SELECT source FROM data_source ORDER BY source", title="数据来源"),
-            Column("note", title="备注"),
-            Column("street_code", title="街道（乡镇）代码"), Column("street_name", title="街道（乡镇）"),
-            Column("community_code", title="社区", labels="communities"), Column("community_name", title="社区名称"),
-            Column("extra", type="object", title="扩展属性"),
-            Column("version", type=I, title="版本"), Column("updated_at", **TS, title="更新时间"),
-            Column("updated_by", title="更新人"),
-        ),
+        columns=COMPONENT_COLUMNS,
     ),
     Collection(
         id="unit-grids", table="unit_grid", key=("code",), geometry_type="multipolygon",
@@ -308,6 +310,24 @@ COLLECTIONS["annotations"] = Collection(
     ),
 )
 
+
+# urban components by geometry kind, for clients that type a layer by one geometry (QGIS, GDAL →
+# GeoPackage): read-only views of `component` (migration 1231), multi geometries; editing, tiles and
+# the web map use the mixed `urban-components`
+COMPONENT_KINDS = (("points", "multipoint", "点状部件", "多点", "Point components"),
+                   ("lines", "multilinestring", "线状部件", "多线", "Line components"),
+                   ("polygons", "multipolygon", "面状部件", "多面", "Polygon components"))
+for _suffix, _geometry, _zh, _zh_geometry, _en in COMPONENT_KINDS:
+    COLLECTIONS[f"urban-components-{_suffix}"] = Collection(
+        id=f"urban-components-{_suffix}", table=f"ogc_component_{_suffix}", key=("id",), geometry_type=_geometry,
+        title_zh=f"城市管理部件（{_zh}）", title_en=f"Urban components ({_en.lower()})",
+        description_zh=f"城市管理部件中的{_zh}，几何统一为{_zh_geometry}；供按单一几何类型建图层的客户端"
+                       "（QGIS、GDAL/GeoPackage）使用，只读，编辑请用“城市管理部件”",
+        description_en=f"{_en} of the urban management components (as {_geometry}), one geometry type per "
+                       "layer for QGIS and GDAL; read-only, edit them through urban-components",
+        versioned=True, keywords=("部件", _zh, "urban components"),
+        columns=COMPONENT_COLUMNS,
+    )
 
 def get_collection(collection_id: str) -> Collection | None:
     return COLLECTIONS.get(collection_id)

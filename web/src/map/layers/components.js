@@ -11,6 +11,8 @@ const SRC = {source: 'urban-components', 'source-layer': 'urban-components'};
 export default {
     id: 'urban-components',
     collection: 'urban-components',
+    // the same components published by geometry kind for desktop GIS (QGIS, GDAL): no layers of their own here
+    covers: ['urban-components-points', 'urban-components-lines', 'urban-components-polygons'],
     title: '城市部件',
     folder: '城市管理',
     visible: true,
