@@ -199,6 +199,50 @@ def test_collection_metadata_lists_crs_and_titles(server):
     assert meta["links"][0]["href"].startswith(str(server.base_url).rstrip("/"))
 
 
+def test_components_by_geometry_kind(server, sample_db):
+    """One geometry type per collection for typed clients (QGIS, GDAL): read-only views of component."""
+    listed = {c["id"]: c for c in server.get("/collections", params={"f": "json", "lang": "zh"}).json()["collections"]}
+    assert listed["urban-components-points"]["title"] == "城市管理部件（点状部件）"
+    assert {"urban-components-lines", "urban-components-polygons", "urban-components"} <= set(listed)
+    points = server.get("/collections/urban-components-points/items", params={"limit": 1000}).json()
+    assert points["numberReturned"] == 240 and {f["geometry"]["type"] for f in points["features"]} == {"MultiPoint"}
+    assert server.get("/collections/urban-components-lines/items").json()["numberReturned"] == 0
+    q = server.get("/collections/urban-components-polygons/queryables").json()
+    assert q["properties"]["geometry"]["format"] == "geometry-multipolygon" and "type_code" in q["properties"]
+    one = points["features"][0]
+    assert server.get(f"/collections/urban-components-points/items/{one['id']}").json()["properties"]["name"]
+    r = server.delete(f"/collections/urban-components-points/items/{one['id']}", headers={"If-Match": '"1"'})
+    assert r.status_code == 405, r.text
+
+
+def test_tiles_are_discoverable(server):
+    """OGC API - Tiles 1.0: tilesets links on the landing page and the tiled collections, the
+    conformance classes, the tileset list and metadata, and a tile matrix set GDAL 3.6 can parse."""
+    rel = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
+    base = str(server.base_url).rstrip("/")
+    for landing in (httpx.get(base, params={"f": "json"}), server.get("/", params={"f": "json"})):
+        hrefs = [ln["href"] for ln in landing.json()["links"] if ln["rel"] == rel]
+        assert hrefs == [f"{base}/tiles?f=json"], landing.json()["links"]
+    listed = {c["id"]: c for c in server.get("/collections", params={"f": "json"}).json()["collections"]}
+    for cid in ("urban-components", "unit-grids", "cases", "pois"):
+        for doc in (listed[cid], server.get(f"/collections/{cid}", params={"f": "json"}).json()):
+            assert [ln["href"] for ln in doc["links"] if ln["rel"] == rel] == [f"{base}/collections/{cid}/tiles?f=json"]
+    assert not [ln for ln in listed["communities"]["links"] if ln["rel"] == rel]
+    conformance = set(server.get("/conformance", params={"f": "json"}).json()["conformsTo"])
+    assert {f"http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/{c}" for c in
+            ("core", "tileset", "tilesets-list", "geodata-tilesets", "dataset-tilesets", "mvt")} <= conformance
+    tilesets = server.get("/collections/pois/tiles", params={"f": "json"}).json()["tilesets"]
+    assert tilesets[0]["dataType"] == "vector" and tilesets[0]["crs"].endswith("/EPSG/0/3857")
+    tileset = server.get("/collections/pois/tiles/WebMercatorQuad").json()
+    item = next(ln for ln in tileset["links"] if ln["rel"] == "item")
+    assert item["type"] == "application/vnd.mapbox-vector-tile" and item["href"].endswith("/{tileMatrix}/{tileRow}/{tileCol}")
+    tms = server.get("/tileMatrixSets/WebMercatorQuad").json()
+    assert tms["id"] == tms["identifier"] == "WebMercatorQuad" and tms["type"] == "TileMatrixSetType"
+    assert tms["tileMatrices"][3]["identifier"] == "3" and tms["tileMatrices"][3]["topLeftCorner"][0] < -2e7
+    r = server.get("/collections/pois/tiles/WebMercatorQuad/23/0/0")
+    assert_ogc_error(r, 400, "beyond the tile matrix set WebMercatorQuad", "0 to 22")
+
+
 # ---------------------------------------------------------------- Part 3: CQL2
 
 def test_cql2_text_json_post_and_spatial(server, sample_db):
