@@ -149,8 +149,10 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
     Collection(
         id="urban-components", table="component", key=("id",), geometry_type="geometry",
         title_zh="城市管理部件", title_en="Urban components",
-        description_zh="按 GB/T 47678.5-2026 / CJ/T 214-2007 编码的管理部件（点、线、面）",
-        description_en="Urban management components coded under GB/T 47678.5-2026 or CJ/T 214-2007",
+        description_zh="按 GB/T 47678.5-2026 / CJ/T 214-2007 编码的管理部件（点、线、面混合）；"
+                       "按单一几何类型建图层的客户端（QGIS、GDAL/GeoPackage）请用点状、线状、面状部件三个图层",
+        description_en="Urban management components coded under GB/T 47678.5-2026 or CJ/T 214-2007 (points, lines and "
+                       "polygons); clients that type a layer by one geometry use urban-components-points/-lines/-polygons",
         versioned=True,
         keywords=("部件", "城市部件", "urban components"),
         edit=Edit(models.ComponentProps, ANY_GEOMETRY, "id"),
