@@ -134,14 +134,19 @@ async def watch(state: AppState) -> None:
 
 
 @contextlib.asynccontextmanager
-async def lifespan(state: AppState):
-    task = asyncio.get_running_loop().create_task(watch(state), name="civicgrid-db-watch")
+async def running(coro, name: str):
+    """`coro` as a background task for as long as the context lasts (a part's lifespan), cancelled after."""
+    task = asyncio.get_running_loop().create_task(coro, name=name)
     try:
         yield
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+
+
+def lifespan(state: AppState):
+    return running(watch(state), "civicgrid-db-watch")
 
 
 # ---------------------------------------------------------------- health routes

@@ -42,28 +42,15 @@ class AppState:
     @asynccontextmanager
     async def open(cls, settings: Settings) -> AsyncIterator[AppState]:
         from civicgrid.cases.cache import CasesCache
-        from civicgrid.db import open_async_pool, open_pool
+        from civicgrid.db import open_pools
         from civicgrid.db.pool import DbHealth
         from civicgrid.db.reads import open_standby
         from civicgrid.layers.tiles import TileState
 
         db = DbHealth()
-        async_pool = await open_async_pool(settings.dsn, health=db)
-        try:
-            tile_pool = await open_async_pool(settings.dsn, name="civicgrid-tiles", min_size=1, max_size=4,
-                                              tuned=False, health=db)
-            try:
-                pool = open_pool(settings.dsn, health=db)
-                try:
-                    async with open_standby(settings) as standby:
-                        yield cls(settings=settings, pool=pool, async_pool=async_pool, tile_pool=tile_pool,
-                                  cases=CasesCache(), tiles=TileState(), db=db, standby=standby)
-                finally:
-                    pool.close(timeout=1)
-            finally:
-                await tile_pool.close()
-        finally:
-            await async_pool.close()
+        async with open_pools(settings.dsn, db) as (pool, async_pool, tile_pool), open_standby(settings) as standby:
+            yield cls(settings=settings, pool=pool, async_pool=async_pool, tile_pool=tile_pool,
+                      cases=CasesCache(), tiles=TileState(), db=db, standby=standby)
 
 
 def app_state(holder) -> AppState:

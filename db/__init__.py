@@ -4,7 +4,7 @@ the app state opens: `open_pool`, `open_async_pool`) and the one SQL loader (`lo
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -85,6 +85,27 @@ async def open_async_pool(url: str, *, name: str = "civicgrid-async", min_size: 
                         kwargs=options, name=name, timeout=15, health=health)
     await p.open(wait=False)
     return p
+
+
+@asynccontextmanager
+async def open_pools(url: str, health=None, *, name: str = "civicgrid", sync_min: int = 1, sync_max: int = 12):
+    """The three pools the app reads a database with — the async one (access layer, OGC API), the
+    tiles' (small, untuned) and the sync one (thread-pool handlers) — closed in reverse order:
+    the app state's for the primary, and a standby's (civicgrid.db.reads)."""
+    async_pool = await open_async_pool(url, name=f"{name}-async", health=health)
+    try:
+        tile_pool = await open_async_pool(url, name=f"{name}-tiles", min_size=1, max_size=4, tuned=False,
+                                          health=health)
+        try:
+            pool = open_pool(url, health=health, min_size=sync_min, max_size=sync_max)
+            try:
+                yield pool, async_pool, tile_pool
+            finally:
+                pool.close(timeout=1)
+        finally:
+            await tile_pool.close()
+    finally:
+        await async_pool.close()
 
 
 def _yoyo_url(url: str) -> str:

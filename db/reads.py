@@ -112,24 +112,12 @@ async def open_standby(settings: Settings):
     if url is None:
         yield None
         return
-    from civicgrid.db import open_async_pool, open_pool
+    from civicgrid.db import open_pools
 
     health = DbHealth()
-    async_pool = await open_async_pool(url, name="civicgrid-read", health=health)
-    try:
-        tile_pool = await open_async_pool(url, name="civicgrid-read-tiles", min_size=1, max_size=4, tuned=False,
-                                          health=health)
-        try:
-            pool = open_pool(url, health=health, min_size=0, max_size=6)
-            try:
-                yield Standby(url=url, pool=pool, async_pool=async_pool, tile_pool=tile_pool, health=health,
-                              max_lag_s=settings.read_max_lag)
-            finally:
-                pool.close(timeout=1)
-        finally:
-            await tile_pool.close()
-    finally:
-        await async_pool.close()
+    async with open_pools(url, health, name="civicgrid-read", sync_min=0, sync_max=6) as (pool, async_pool, tile_pool):
+        yield Standby(url=url, pool=pool, async_pool=async_pool, tile_pool=tile_pool, health=health,
+                      max_lag_s=settings.read_max_lag)
 
 
 # ---------------------------------------------------------------- where a read goes
@@ -175,6 +163,14 @@ class _Behind(Exception):
     """The standby has not replayed what the client wrote: read on the primary."""
 
 
+REPLAYED_SQL = "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn AS replayed"
+
+
+def _check_replayed(row) -> None:
+    if not (row["replayed"] if isinstance(row, dict) else row[0]):
+        raise _Behind()
+
+
 def _fallback_error(exc: BaseException) -> bool:
     """Errors after which the same read is run again on the primary."""
     # SerializationFailure: a query cancelled by a conflict with the standby's recovery
@@ -196,9 +192,8 @@ async def read(request, work: Callable[[Any], Awaitable[Any]], *, tiles: bool = 
         try:
             async with (standby.tile_pool if tiles else standby.async_pool).connection(timeout=2) as conn:
                 if lsn > standby.replay_lsn:
-                    cur = await conn.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [lsn_text(lsn)])
-                    if not (await cur.fetchone())[0]:
-                        raise _Behind()
+                    cur = await conn.execute(REPLAYED_SQL, [lsn_text(lsn)])
+                    _check_replayed(await cur.fetchone())
                 result = await work(conn)
             standby.served["standby"] += 1
             return result
@@ -223,10 +218,7 @@ async def read_sync(request, work: Callable[[Any], Any]) -> Any:
             try:
                 with standby.pool.connection(timeout=2) as conn:
                     if lsn > standby.replay_lsn:
-                        row = conn.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn AS ok",
-                                           [lsn_text(lsn)]).fetchone()
-                        if not row["ok"]:
-                            raise _Behind()
+                        _check_replayed(conn.execute(REPLAYED_SQL, [lsn_text(lsn)]).fetchone())
                     result = work(conn)
                 standby.served["standby"] += 1
                 return result
@@ -345,15 +337,9 @@ def _where(url: str) -> str:
     return describe(url)
 
 
-@contextlib.asynccontextmanager
-async def lifespan(state):
+def lifespan(state):
+    from civicgrid.guard import running
+
     if state.standby is None:
-        yield
-        return
-    task = asyncio.get_running_loop().create_task(watch(state), name="civicgrid-standby-watch")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+        return contextlib.nullcontext()
+    return running(watch(state), "civicgrid-standby-watch")
