@@ -13,24 +13,17 @@ import httpx
 import psycopg
 import pytest
 
-from civicgrid.testing import free_port, start_server
+from civicgrid.testing import start_server
 
 DOWN_ANSWER_S = 1.0
 RECOVERY_S = 5.0
 
 
 @pytest.fixture(scope="module")
-def private_cluster():
-    from databases import make_reachable
-
-    from civicgrid.db import migrate
-    from civicgrid.db.cluster import Cluster
-
+def private_cluster(cluster_templates):
     base = Path(tempfile.mkdtemp(prefix="civicgrid-outage-"))
-    make_reachable(base)
-    cluster = Cluster(data_dir=base / "data", port=free_port(), db_name="civicgrid_outage", durable=False)
+    cluster = cluster_templates.copy(base / "data", migrated=True)
     cluster.start()
-    migrate(cluster.dsn)
     yield cluster
     cluster.stop()
     shutil.rmtree(base, ignore_errors=True)
