@@ -48,6 +48,7 @@ PARTS = (
     "civicgrid.layers.history",
     "civicgrid.officers.api",
     "civicgrid.exchange.api",
+    "civicgrid.geoserver.api",
     "civicgrid.assessment.api",
     "civicgrid.evaluation.api",
     "civicgrid.openapi",

@@ -34,6 +34,7 @@ def _models() -> dict[tuple[str, str], dict[str, type[BaseModel]]]:
     from civicgrid.evaluation import api as evaluation
     from civicgrid.exchange.api import ResendIn
     from civicgrid.exchange.inbound import InboundIn
+    from civicgrid.geoserver.api import PublishIn
     from civicgrid.layers.history import HistoryQuery, RevertIn
     from civicgrid.layers.plans import PlanIn, PlanPatch
     from civicgrid.security.admin import KeyIn, RolesIn, UserIn
@@ -54,6 +55,7 @@ def _models() -> dict[tuple[str, str], dict[str, type[BaseModel]]]:
         ("POST", "/features/{collection_id}/{feature_id}/revert"): {"body": RevertIn},
         ("POST", "/exchange/inbound"): {"body": InboundIn},
         ("POST", "/exchange/outbox/resend"): {"body": ResendIn},
+        ("POST", "/geoserver/publish"): {"body": PublishIn},
         ("POST", "/admin/users"): {"body": UserIn},
         ("PATCH", "/admin/users/{username}"): {"body": RolesIn},
         ("POST", "/admin/keys"): {"body": KeyIn},

@@ -30,6 +30,13 @@ SRS = "EPSG:4490"
 NATIVE = {"cases": "case_public"}
 KIND_ORDER = {"polygon": 0, "line": 1, "point": 2}      # the group draws areas first, points on top
 STORE_KEYS = ("host", "port", "database", "schema", "user", "dbtype")
+ZH = {"nativeName": "数据表", "title": "标题", "abstract": "描述", "srs": "坐标系", "keywords": "关键词", "enabled": "启用",
+      "layers": "图层", "host": "主机", "port": "端口", "database": "数据库", "schema": "模式", "user": "用户",
+      "dbtype": "类型"}
+
+
+def _differ_zh(diff: list[str]) -> str:
+    return "不同：" + "、".join(ZH.get(d, d) for d in diff)
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,7 @@ class Step:
     action: str                      # unchanged, create, update, delete
     detail: str = ""
     run: Callable[[], None] | None = field(default=None, repr=False)
+    zh: str | None = None            # the detail in Chinese for the web app (None: the detail is not words)
 
     def line(self) -> str:
         return f"  {self.action:<9} {self.kind:<11} {self.name}" + (f"  ({self.detail})" if self.detail else "")
@@ -189,7 +197,7 @@ def plan_publish(cl: Client, t: Target) -> list[Step]:
     for spec in t.layers:
         steps.extend(_plan_layer(cl, t, spec, have_ws, have_store))
     for name in sorted(present - {s.name for s in t.layers}):      # published before, not public any more
-        steps.append(Step("featuretype", name, "delete", "not a public collection",
+        steps.append(Step("featuretype", name, "delete", "not a public collection", zh="已不是公开图层",
                           run=lambda n=name: cl._raw("delete", _ws_path(t, "datastores", t.store, "featuretypes",
                                                                          f"{n}?recurse=true"), ok=(200,))))
     steps.append(_plan_group(cl, t))
@@ -215,7 +223,8 @@ def _plan_store(cl: Client, t: Target, have_ws: bool) -> Step:
                 schema=escape(c["schema"]), pg_user=escape(c["user"]), pg_password=escape(t.db_password),
                 overwrite=overwrite, description="civicgrid PostGIS", primary_key_metadata_table="")
     detail = f"{', '.join(diff)} differ" if diff else "PostGIS {user}@{host}:{port}/{database}".format(**t.connection)
-    return Step("datastore", t.store, "update" if doc is not None else "create", detail, run=write)
+    return Step("datastore", t.store, "update" if doc is not None else "create", detail, run=write,
+                zh=_differ_zh(diff) if diff else None)
 
 
 def _plan_layer(cl: Client, t: Target, spec: LayerSpec, have_ws: bool, have_store: bool) -> list[Step]:
@@ -227,7 +236,7 @@ def _plan_layer(cl: Client, t: Target, spec: LayerSpec, have_ws: bool, have_stor
         steps.append(Step("style", f"{ws}:{spec.name}", "create", run=lambda: cl.call(
             f"uploading style {spec.name}", gs.upload_style, spec.sld, name=spec.name, workspace=ws)))
     elif not same_sld(sld, spec.sld):
-        steps.append(Step("style", f"{ws}:{spec.name}", "update", "SLD differs", run=lambda: cl.put(
+        steps.append(Step("style", f"{ws}:{spec.name}", "update", "SLD differs", zh="SLD 与地图配色不同", run=lambda: cl.put(
             _ws_path(t, "styles", spec.name), spec.sld, "application/vnd.ogc.sld+xml")))
     else:
         steps.append(Step("style", f"{ws}:{spec.name}", "unchanged"))
@@ -240,17 +249,18 @@ def _plan_layer(cl: Client, t: Target, spec: LayerSpec, have_ws: bool, have_stor
     else:
         diff = _featuretype_differs(ft.get("featureType", {}), spec)
         steps.append(Step("featuretype", spec.name, "update" if diff else "unchanged",
-                          f"{', '.join(diff)} differ" if diff else "",
+                          f"{', '.join(diff)} differ" if diff else "", zh=_differ_zh(diff) if diff else None,
                           run=(lambda: cl.put(f"{path}/{spec.name}", featuretype_xml(spec))) if diff else None))
     # the layer's default style
     layer = cl.call(f"reading layer {spec.name}", gs.get_layer, spec.name, ws, missing_ok=True) if ft else None
     want = f"{ws}:{spec.name}"
     have = _style_name((layer or {}).get("layer", {}).get("defaultStyle"), ws) if layer else ""
     if have == want:
-        steps.append(Step("layer", want, "unchanged", f"style {want}"))
+        steps.append(Step("layer", want, "unchanged", f"style {want}", zh=f"样式 {want}"))
     else:      # GeoServer makes the layer with the feature type; we set its default style
         steps.append(Step("layer", want, "update" if layer else "create",
-                          f"default style {have} → {want}" if layer else f"default style {want}", run=lambda: cl.call(
+                          f"default style {have} → {want}" if layer else f"default style {want}",
+                          zh=f"默认样式 {have} → {want}" if layer else f"默认样式 {want}", run=lambda: cl.call(
                               f"setting the style of {spec.name}", gs.publish_style, layer_name=spec.name,
                               style_name=want, workspace=ws)))
     return steps
@@ -266,19 +276,19 @@ def _plan_group(cl: Client, t: Target) -> Step:
                 title=escape(t.group_title), abstract_text=escape(t.group_abstract), layers=want, workspace=None)
 
     if doc is None:
-        return Step("layergroup", t.group, "create", f"{len(want)} layers", run=create)
+        return Step("layergroup", t.group, "create", f"{len(want)} layers", zh=f"{len(want)} 个图层", run=create)
     lg = doc.get("layerGroup", {})
     have = [_qualified(str(p.get("name", "")), t.workspace)
             for p in _list((lg.get("publishables") or {}).get("published")) if isinstance(p, dict)]
     diff = [k for k, ok in (("layers", have == want), ("title", lg.get("title") == t.group_title),
                             ("abstract", lg.get("abstractTxt") == t.group_abstract)) if not ok]
     if not diff:
-        return Step("layergroup", t.group, "unchanged", f"{len(want)} layers")
+        return Step("layergroup", t.group, "unchanged", f"{len(want)} layers", zh=f"{len(want)} 个图层")
 
     def replace():     # geoserver-rest cannot change a group's layers in one call: build it again
         cl.call(f"replacing layer group {t.group}", gs.delete_layergroup, t.group)
         create()
-    return Step("layergroup", t.group, "update", f"{', '.join(diff)} differ", run=replace)
+    return Step("layergroup", t.group, "update", f"{', '.join(diff)} differ", zh=_differ_zh(diff), run=replace)
 
 
 def plan_unpublish(cl: Client, t: Target) -> list[Step]:
@@ -289,6 +299,7 @@ def plan_unpublish(cl: Client, t: Target) -> list[Step]:
             f"deleting layer group {t.group}", gs.delete_layergroup, t.group)))
     if cl.call(f"reading workspace {t.workspace}", gs.get_workspace, t.workspace, missing_ok=True) is not None:
         steps.append(Step("workspace", t.workspace, "delete", "with its datastore, feature types, layers and styles",
+                          zh="连同其数据存储、要素类型、图层和样式",
                           run=lambda: cl.call(f"deleting workspace {t.workspace}", gs.delete_workspace, t.workspace)))
     return steps
 

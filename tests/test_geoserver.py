@@ -201,3 +201,32 @@ def test_the_sld_is_valid_xml_from_the_one_palette():
 def test_basic_auth_is_what_the_fake_checks(fake, run):
     run("status")
     assert fake.log[0]["authorization"] == "Basic " + base64.b64encode(f"admin:{ADMIN_PW}".encode()).decode()
+
+
+def test_the_admin_api_previews_publishes_and_reports(fake, demo_url, tmp_path, monkeypatch):
+    from civicgrid.testing import app_client
+
+    monkeypatch.delenv("CIVICGRID_GEOSERVER_URL", raising=False)
+    with app_client(demo_url, tmp_path) as client:
+        admin = client.creds.headers("admin")
+        assert client.get("/api/geoserver/status", headers=admin).json()["configured"] is False
+        r = client.post("/api/geoserver/publish", json={}, headers=admin)
+        assert r.status_code == 409 and r.json()["field"] == "CIVICGRID_GEOSERVER_URL"
+        assert client.post("/api/geoserver/publish", json={}, headers=client.creds.headers("leader")).status_code == 403
+
+        monkeypatch.setenv("CIVICGRID_GEOSERVER_URL", fake.url)
+        monkeypatch.setenv("CIVICGRID_GEOSERVER_PASSWORD", ADMIN_PW)
+        get_settings.cache_clear()
+        r = client.post("/api/geoserver/publish", json={"dry_run": True}, headers=admin)
+        assert r.status_code == 200 and r.json()["applied"] is False and r.json()["pending"] == 21
+        assert not fake.writes()
+        assert client.post("/api/geoserver/publish", json={"dry_run": "maybe"}, headers=admin).json()["field"] == "dry_run"
+        r = client.post("/api/geoserver/publish", json={}, headers=admin)
+        assert r.json()["applied"] is True and {s["action"] for s in r.json()["steps"]} == {"create"}
+        s = client.get("/api/geoserver/status", headers=admin).json()
+        assert s["version"] == "2.24.2" and s["pending"] == 0 and len(s["steps"]) == 21
+
+        fake.fail_status = 500
+        r = client.get("/api/geoserver/status", headers=admin)
+        assert r.status_code == 502 and "answered 500" in r.json()["description"] and ADMIN_PW not in r.text
+    get_settings.cache_clear()

@@ -3,8 +3,9 @@
 - `web_users`     one user per role on the session's demo town, `web.<role>`, password WEB_PASSWORD
                   (department handlers and grid officers bound to the first department / officer)
 - `chromium`      the browser, launched once per session
-- `browser_page`  a factory: `browser_page(role=None, viewport=..., **context options)` → a page in a
-                  fresh context, logged in as `web.<role>` (None: anonymous). Every request that
+- `browser_page`  a factory: `browser_page(role=None, viewport=..., base=None, **context options)` → a
+                  page in a fresh context, logged in as `web.<role>` (None: anonymous), on `live_server`
+                  or on `base` (a server of the test's own on the same demo town). Every request that
                   would leave 127.0.0.1 is recorded in `page.outside` and aborted; console errors,
                   page errors and failed requests land in `page.problems`.
 - `open_map(page)` goes to / and waits for the map's first `idle` with the default layers.
@@ -76,15 +77,15 @@ def _watch(context, page) -> None:
 def browser_page(chromium, live_server, web_users):
     contexts = []
 
-    def open_page(role: str | None = None, viewport=None, **options):
-        context = chromium.new_context(base_url=live_server, locale="zh-CN", timezone_id="Asia/Shanghai",
+    def open_page(role: str | None = None, viewport=None, base: str | None = None, **options):
+        context = chromium.new_context(base_url=base or live_server, locale="zh-CN", timezone_id="Asia/Shanghai",
                                        viewport=viewport or {"width": 1440, "height": 900}, **options)
         contexts.append(context)
         if role:
             r = context.request.post("/api/auth/login", data={"username": web_users[role], "password": WEB_PASSWORD})
             assert r.ok, r.text()
         page = context.new_page()
-        page.base = live_server
+        page.base = base or live_server
         _watch(context, page)
         return page
 
