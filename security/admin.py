@@ -5,6 +5,7 @@ POST /admin/users                     {username, display_name, roles, department
                                       → 201 {user, password}: a generated password, shown this once
 PATCH /admin/users/{username}         {roles: [...]} sets the roles
 POST /admin/users/{username}/disable  no more logins; his sessions and keys stop at once
+POST /admin/users/{username}/enable   启用: a disabled user logs in again (a lock-out lifted too)
 POST /admin/users/{username}/password → {password}: a new generated one, shown once; ends his sessions
 GET  /admin/keys                      every key: prefix, user, scopes, expiry, last use, status
 POST /admin/keys                      {username, scopes, days} → 201 {token, …}: the token shown this once
@@ -133,6 +134,15 @@ async def disable_user(request: Request) -> JSONResponse:
     return JSONResponse(await _in_db(request, _disable, request.path_params["username"]))
 
 
+def _enable(conn, username: str, **who) -> dict:
+    changed = identity.enable_user(conn, username, **who)
+    return {"username": username, "disabled": False, "changed": changed}
+
+
+async def enable_user(request: Request) -> JSONResponse:
+    return JSONResponse(await _in_db(request, _enable, request.path_params["username"]))
+
+
 def _password(conn, username: str, **who) -> dict:
     password = identity.generate_password()
     identity.set_password(conn, username, password, **who)
@@ -170,6 +180,7 @@ routes = [
     Route("/admin/users", add_user, methods=["POST"]),
     Route("/admin/users/{username}", patch_user, methods=["PATCH"]),
     Route("/admin/users/{username}/disable", disable_user, methods=["POST"]),
+    Route("/admin/users/{username}/enable", enable_user, methods=["POST"]),
     Route("/admin/users/{username}/password", reset_password, methods=["POST"]),
     Route("/admin/keys", list_keys, methods=["GET"]),
     Route("/admin/keys", create_key, methods=["POST"]),

@@ -80,6 +80,17 @@ def user_disable(username):
     click.echo(f"user {username} {'disabled' if changed else 'was already disabled'}")
 
 
+@user.command("enable")
+@click.argument("username")
+def user_enable(username):
+    """Enable USERNAME again after `user disable` (login and his keys work again; a lock-out is lifted)."""
+    from civicgrid.security.identity import enable_user
+
+    with _tx() as conn:
+        changed = enable_user(conn, username)
+    click.echo(f"user {username} {'enabled' if changed else 'was not disabled'}")
+
+
 @user.command("password")
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, help="read the new password from the first line of stdin")

@@ -198,6 +198,19 @@ def disable_user(conn, username: str, *, actor: str = "cli", actor_role: str | N
     return True
 
 
+def enable_user(conn, username: str, *, actor: str = "cli", actor_role: str | None = "admin",
+                client_addr: str | None = None) -> bool:
+    """Enable a disabled user again (启用): password login and his unexpired, unrevoked keys work again;
+    a lock-out is lifted too. False when he was not disabled."""
+    user = _user_row(conn, username)
+    if not user["disabled"]:
+        return False
+    conn.execute("UPDATE app_user SET disabled = false, failed_logins = 0, locked_until = NULL WHERE id = %s",
+                 [user["id"]])
+    audit(conn, actor, actor_role, "user.enable", f"user:{username}", client_addr)
+    return True
+
+
 def list_users(conn) -> list[dict]:
     return conn.execute(
         "SELECT u.id, u.username, u.display_name, u.disabled, u.department_code, o.code AS officer_code, "

@@ -355,3 +355,19 @@ def test_cli_demo_load(empty_db):
     bad = subprocess.run([sys.executable, "-m", "civicgrid.cli", "demo", "load", "--scale", "9"],
                          env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "--scale" in bad.stderr
+
+
+def test_officer_one_has_tasks_and_timelines_name_officers(demo_url):
+    """The grid-officer demo user (bound to the first officer) finds 核实/核查 work in his inbox, and a
+    timeline shows the officer's name where the generator signed an event with his code."""
+    from civicgrid.cases.views import timeline
+
+    first = q(demo_url, "SELECT id, code, name FROM officer WHERE active ORDER BY code LIMIT 1")[0]
+    waiting = q(demo_url, "SELECT id, state FROM cases WHERE officer_id = %s AND state IN ('verifying', 'handled') "
+                          "AND NOT is_closed ORDER BY id", [first["id"]])
+    assert waiting
+    with connect(demo_url) as conn:
+        case_id = conn.execute("SELECT case_id FROM case_event WHERE actor = %s ORDER BY case_id LIMIT 1",
+                               [first["code"]]).fetchone()["case_id"]
+        events = [e for e in timeline(conn, case_id) if e["actor"] == first["code"]]
+    assert events and all(e["actor_name"] == first["name"] for e in events)

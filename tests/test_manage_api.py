@@ -110,9 +110,14 @@ def test_admin_manages_users_and_keys_and_reads_the_audit(town):
     assert town.post("/api/admin/users/wang.wu/disable", headers=admin).json()["changed"] is True
     assert login(town, "wang.wu", fresh) == 401
     assert town.post("/api/admin/users/nobody.here/disable", headers=admin).status_code == 404
+    # 启用: he logs in again; a second enable changes nothing; an unknown user is a 404
+    assert town.post("/api/admin/users/wang.wu/enable", headers=admin).json()["changed"] is True
+    assert login(town, "wang.wu", fresh) == 200
+    assert town.post("/api/admin/users/wang.wu/enable", headers=admin).json()["changed"] is False
+    assert town.post("/api/admin/users/nobody.here/enable", headers=admin).status_code == 404
 
     entries = town.get("/api/audit", params={"action": "user.", "limit": 20}, headers=admin).json()["entries"]
-    assert {"user.add", "user.roles", "user.password", "user.disable"} <= {e["action"] for e in entries}
+    assert {"user.add", "user.roles", "user.password", "user.disable", "user.enable"} <= {e["action"] for e in entries}
     assert not any(fresh in str(e) or password in str(e) for e in entries)
     failed = town.get("/api/audit", params={"result": "failed", "actor": "wang.wu"}, headers=admin).json()["entries"]
     assert failed and all(e["action"] == "login.failure" for e in failed)

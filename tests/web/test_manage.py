@@ -1,8 +1,8 @@
 """Browser tests of the manage pages: 督办中心 (催办/督办 from the overdue list land on the case's
 timeline and in the department's queue; the department board's numbers list their cases), 领导驾驶舱
 (every number equals the API's and drills down to that many cases) and the admin pages (a user and a
-key created and revoked in the page: the key then gets 401, the disabled user cannot log in; a
-non-admin sees no 管理 menu and gets 403)."""
+key created and revoked in the page: the key then gets 401, the disabled user cannot log in until
+启用 on a phone, where the users are cards; a non-admin sees no 管理 menu and gets 403)."""
 from __future__ import annotations
 
 import secrets
@@ -173,10 +173,21 @@ def test_admin_pages_create_and_revoke_a_user_and_a_key(browser_page, live_serve
     page.click(".el-message-box .el-button--primary")
     page.wait_for_selector(f"[data-status='{name}']:has-text('停用')")
     assert httpx.post(f"{live_server}/api/auth/login", json={"username": name, "password": password}).status_code == 401
+    # on a phone the users are cards; 启用 lets him log in again
+    phone = browser_page("admin", viewport={"width": 390, "height": 844})
+    phone.goto("/admin/users")
+    card = phone.locator(f"[data-testid=user-list] .admin-card[data-row='{name}']")
+    card.wait_for()
+    assert "停用" in card.inner_text() and phone.locator("[data-testid=user-list] table").count() == 0
+    card.locator(f"[data-enable='{name}']").click()
+    phone.wait_for_selector(f"[data-testid=user-list] .admin-card[data-row='{name}']:has-text('正常')")
+    assert httpx.post(f"{live_server}/api/auth/login", json={"username": name, "password": password}).status_code == 200
+    assert not phone.problems, phone.problems
     page.goto("/admin/audit")
     page.fill(field("audit-action"), "user.")
     page.press(field("audit-action"), "Enter")
     page.wait_for_selector(f"[data-testid=audit-list] td:has-text('user:{name}')")
+    assert "启用用户" in page.inner_text("[data-testid=audit-list]")
     assert not page.problems, page.problems
 
     # a leader: no 管理 menu, and the admin API answers 403
