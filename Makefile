@@ -4,7 +4,7 @@
 CIVICGRID := .venv/bin/civicgrid
 PYTEST_ARGS ?=
 
-.PHONY: run test lint setup setup-test bench bench-ogc bench-processes bench-cases bench-survey bench-search bench-web bench-assessment bench-evaluation bench-exchange
+.PHONY: run test lint setup setup-test bench bench-ogc bench-processes bench-cases bench-survey bench-search bench-web bench-assessment bench-evaluation bench-exchange bench-replica
 
 run: setup
 	@$(CIVICGRID) db start
@@ -35,7 +35,7 @@ BENCH_ENV := CIVICGRID_DATA_DIR=$(CURDIR)/.data/bench CIVICGRID_PG_PORT=55090
 setup-bench: setup
 	@bash scripts/setup.sh bench
 
-bench: bench-ogc bench-processes bench-cases bench-survey bench-search bench-web bench-assessment bench-evaluation bench-exchange
+bench: bench-ogc bench-processes bench-cases bench-survey bench-search bench-web bench-assessment bench-evaluation bench-exchange bench-replica
 
 bench-ogc: setup-bench
 	.venv/bin/python -m bench.ogc
@@ -79,3 +79,6 @@ bench-evaluation: setup
 
 bench-exchange: setup
 	.venv/bin/python bench/exchange/run.py
+
+bench-replica: setup-bench
+	.venv/bin/python bench/replica/run.py
