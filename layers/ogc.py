@@ -377,7 +377,12 @@ async def execution(request: Request) -> Response:
     Results per OGC API - Processes 1.0: `response` `raw` (the default: the output's value with its
     media type) or `document` (`{"<output id>": {"mediaType", "value"}}`); without `response`,
     `Prefer: return=minimal` asks for the document and `return=representation` for the raw value.
-    pygeoapi reads only `Prefer: respond-async` (or `wait`) alone, so that is what it is given."""
+    pygeoapi reads only `Prefer: respond-async` (or `wait`) alone, so that is what it is given.
+
+    While a synchronous run works, the request listens for its client: when the client goes away
+    the run's query is cancelled (processes.jobs.SyncRun) and the worker thread is free again."""
+    from civicgrid.processes.jobs import SYNC_RUN, SyncRun
+
     raw = await request.body()   # Starlette keeps it: pygeoapi reads the same bytes again
     modes, returns = _prefer(request)
     if raw.strip():
@@ -399,7 +404,32 @@ async def execution(request: Request) -> Response:
             headers.append((b"prefer", ("respond-async" if "respond-async" in modes else "wait").encode()))
         request.scope["headers"] = headers
         request._headers = Headers(scope=request.scope)
-    return await app_state(request).ogc.pygeoapi.execute_process_jobs(request)
+    handle = SyncRun()
+    token = SYNC_RUN.set(handle)
+    try:
+        # the task copies this context (with the handle), pygeoapi's executor copies the task's
+        run = asyncio.ensure_future(app_state(request).ogc.pygeoapi.execute_process_jobs(request))
+    finally:
+        SYNC_RUN.reset(token)
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({run, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if gone.done() and not run.done():
+            log.info("client left during %s: cancelling its run", request.url.path)
+            # a run busy in Python between two queries has nothing to cancel yet: repeat until it
+            # ends, so its next query is cancelled as it starts
+            while not run.done():
+                await asyncio.to_thread(handle.cancel)
+                await asyncio.wait({run}, timeout=0.5)
+        return await run
+    finally:
+        gone.cancel()
+
+
+async def _disconnected(request: Request) -> None:
+    """Returns when the client disconnects (the body is read already: the next message is that)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 async def queryables(request: Request) -> Response:

@@ -17,6 +17,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
+from civicgrid.errors import InvalidInput
+
 log = logging.getLogger("civicgrid.processes")
 
 class InvalidProcessInput(ProcessorExecuteError):
@@ -30,14 +32,38 @@ class InvalidProcessInput(ProcessorExecuteError):
         self.field = field
 
 
-class TooLargeForSync(InvalidProcessInput):
-    ogc_exception_code = "TooLargeForSynchronousExecution"
+class CostLimit(InvalidInput):
+    """A request whose estimated cost is above a limit: a 400 naming the input to change, with the
+    estimate and the limit in the body (`measure`, `estimate`, `limit`). Raised past pygeoapi's
+    own error rendering (which knows only code and description), so errors.py's one JSON shape
+    carries the numbers. `http_status_code`/`ogc_exception_code` as for pygeoapi's errors."""
+
+    code = "TooCostly"
+    http_status_code = HTTPStatus.BAD_REQUEST
+
+    def __init__(self, msg: str, *, field: str, measure: str, estimate: int, limit: int, async_limit: int | None = None):
+        super().__init__(msg, field=field)
+        self.measure, self.estimate, self.limit, self.async_limit = measure, estimate, limit, async_limit
+
+    @property
+    def ogc_exception_code(self) -> str:
+        return self.code
+
+    def to_json(self) -> dict:
+        body = {**super().to_json(), "measure": self.measure, "estimate": self.estimate, "limit": self.limit}
+        if self.async_limit is not None:
+            body["async_limit"] = self.async_limit
+        return body
 
 
-class TooCostly(InvalidProcessInput):
+class TooLargeForSync(CostLimit):
+    """Above the synchronous limit but within the asynchronous one: send it again as a job."""
+
+    code = "TooLargeForSynchronousExecution"
+
+
+class TooCostly(CostLimit):
     """The request's estimated cost is above the process's limit, whether run now or as a job."""
-
-    ogc_exception_code = "TooCostly"
 
 
 class TooManyJobs(ProcessorExecuteError):
@@ -53,6 +79,17 @@ class TimeLimitExceeded(ProcessorExecuteError):
 
     http_status_code = HTTPStatus.SERVICE_UNAVAILABLE
     ogc_exception_code = "TimeLimitExceeded"
+
+    def __init__(self, msg: str):
+        super().__init__(msg, user_msg=msg)
+
+
+class ClientDisconnected(ProcessorExecuteError):
+    """The client of a synchronous run went away: its query was cancelled. Nobody reads the
+    answer; 499 (nginx's "client closed request") keeps it out of the server-error counts."""
+
+    http_status_code = 499
+    ogc_exception_code = "ClientClosedRequest"
 
     def __init__(self, msg: str):
         super().__init__(msg, user_msg=msg)
@@ -137,17 +174,23 @@ class CivicProcessor(BaseProcessor):
     Params: ClassVar[type[Params]]
     outputs: ClassVar[dict]
     example: ClassVar[dict | None] = None
-    # above this many input rows a synchronous request is refused (None: never)
-    sync_limit: ClassVar[int | None] = None
-    # measure → most a request may cost, sync or async (see `cost`)
+    # measure → most a request may cost, sync or async (see `cost`); `rows` is what it reads
     cost_limits: ClassVar[dict[str, int]] = {}
+    # measure → most a synchronous request may cost; above it (within cost_limits) it must go async
+    sync_cost_limits: ClassVar[dict[str, int]] = {}
+    # the input a client narrows to read fewer rows (named in the 400)
+    rows_field: ClassVar[str] = "start"
 
     def __init__(self, processor_def: dict | None = None):
         processor_def = processor_def or {"name": f"{type(self).__module__}.{type(self).__name__}"}
         super().__init__(processor_def, self.metadata_document())
         self.job_id: str | None = None
-        # `sync_limit` in the process's pygeoapi config overrides the class default
-        self.configured_sync_limit: int | None = processor_def.get("sync_limit")
+        # limits in the process's pygeoapi config (`cost_limits`, `sync_cost_limits`: measure →
+        # number; `sync_limit`: the synchronous rows) override the class defaults
+        self.limits = {**self.cost_limits, **(processor_def.get("cost_limits") or {})}
+        self.configured_sync = dict(processor_def.get("sync_cost_limits") or {})
+        if processor_def.get("sync_limit") is not None:
+            self.configured_sync["rows"] = processor_def["sync_limit"]
 
     @classmethod
     def metadata_document(cls) -> dict:
@@ -183,30 +226,47 @@ class CivicProcessor(BaseProcessor):
         """How many rows the request would read (a cheap estimate); None when it does not matter."""
         return None
 
-    def sync_limit_for(self, params: Params) -> int | None:
-        return self.configured_sync_limit if self.configured_sync_limit is not None else self.sync_limit
-
-    def check_sync(self, params: Params, conn) -> None:
-        limit = self.sync_limit_for(params)
-        if limit is None:
-            return
-        size = self.input_size(params, conn)
-        if size is not None and size > limit:
-            raise TooLargeForSync(
-                f"this request reads about {size} rows, more than {limit} allowed for synchronous "
-                f"execution: send it again with the header 'Prefer: respond-async' and fetch the result from /jobs/{{jobId}}/results")
+    def sync_limits_for(self, params: Params) -> dict[str, int]:
+        """The synchronous limits for these parameters (a process may vary them, e.g. by method)."""
+        return {**self.sync_cost_limits, **self.configured_sync}
 
     def cost(self, params: Params, conn) -> dict[str, tuple[int, str]]:
-        """Cheap estimates of what the run would build: measure (`cells`, `pairs` …) → (how many,
-        the input to change to make it smaller). Checked against `cost_limits` before any job exists."""
+        """Cheap estimates of what the run would read and build, from SQL counts or the planner's
+        row estimates: measure (`rows`, `cells`, `pairs` …) → (how many, the input to change to
+        make it smaller). Checked against the limits before any job exists."""
         return {}
 
-    def check_cost(self, params: Params, conn) -> None:
-        for measure, (estimate, field) in self.cost(params, conn).items():
-            limit = self.cost_limits.get(measure)
+    def estimates(self, params: Params, conn) -> dict[str, tuple[int, str]]:
+        out = {}
+        rows = self.input_size(params, conn)
+        if rows is not None:
+            out["rows"] = (rows, self.rows_field)
+        out.update(self.cost(params, conn))
+        return out
+
+    def check_cost(self, params: Params, conn, sync: bool = False) -> dict[str, int]:
+        """TooCostly (400) above a limit; for a synchronous request TooLargeForSync (400, "run it
+        async") above its synchronous limit when the asynchronous one is higher. The estimates."""
+        found = self.estimates(params, conn)
+        sync_limits = self.sync_limits_for(params) if sync else {}
+        for measure, (estimate, field) in found.items():
+            limit = self.limits.get(measure)
             if limit is not None and estimate > limit:
-                raise TooCostly(f"{field}: this request would build about {estimate:,} {measure}, more than the "
-                                f"{limit:,} allowed; change {field} or narrow the area", field=field)
+                raise TooCostly(f"{field}: this request would {self._verb(measure)} about {estimate:,} {measure}, more "
+                                f"than the {limit:,} allowed; change {field} or narrow the area or the time window",
+                                field=field, measure=measure, estimate=estimate, limit=limit)
+            sync_limit = sync_limits.get(measure)
+            if sync_limit is not None and estimate > sync_limit:
+                raise TooLargeForSync(
+                    f"{field}: this request would {self._verb(measure)} about {estimate:,} {measure}, more than the "
+                    f"{sync_limit:,} allowed for synchronous execution: send it again with the header "
+                    f"'Prefer: respond-async' and fetch the result from /jobs/{{jobId}}/results",
+                    field=field, measure=measure, estimate=estimate, limit=sync_limit, async_limit=limit)
+        return {m: e for m, (e, _) in found.items()}
+
+    @staticmethod
+    def _verb(measure: str) -> str:
+        return "read" if measure == "rows" else "build"
 
     def run(self, params: Params, conn) -> tuple[str, Any]:
         raise NotImplementedError

@@ -51,6 +51,7 @@ def run(process_id, inputs, output):
     try:
         params = processor.parse(data)
         with connect() as conn:
+            processor.check_cost(params, conn)   # the shell runs what a job may run, no more
             mimetype, result = processor.run(params, conn)
     except InvalidProcessInput as exc:
         raise InvalidInput(exc.message, field=exc.field) from None

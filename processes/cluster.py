@@ -45,9 +45,9 @@ class ClusterProcessor(CivicProcessor):
     outputs = {"clusters": {"title": "Clusters", "description": "GeoJSON: one feature per cluster",
                             "schema": {"type": "object", "contentMediaType": "application/geo+json"}}}
     example = {"inputs": {"source": "cases", "eps": 50, "minpoints": 5, "start": "2026-01-01T00:00:00+08:00"}}
-    sync_limit = 500_000
+    sync_cost_limits = {"rows": 500_000}
     # neighbour pairs of the k-d tree (16 bytes each, several copies while labelling)
-    cost_limits = {"neighbour pairs": 20_000_000}
+    cost_limits = {"rows": 5_000_000, "neighbour pairs": 20_000_000}
 
     def input_size(self, p: ClusterParams, conn) -> int:
         return estimate_rows(conn, p)

@@ -52,7 +52,7 @@ from pydantic import Field, model_validator
 
 from civicgrid.db import load_sql
 from civicgrid.processes.base import CivicProcessor
-from civicgrid.processes.filters import TimeParams
+from civicgrid.processes.filters import TimeParams, plan_rows
 
 PACKAGE = "civicgrid.processes"
 
@@ -192,6 +192,13 @@ class AreaEvaluationProcessor(CivicProcessor):
                               "schema": {"oneOf": [{"type": "object", "contentMediaType": "application/geo+json"},
                                                    {"type": "string", "contentMediaType": "text/csv"}]}}}
     example = {"inputs": {"level": "unit_grid", "start": "2026-01-01T00:00:00+08:00", "end": "2027-01-01T00:00:00+08:00"}}
+    # rows: the period's case events (each case's events are read again up to the end)
+    sync_cost_limits = {"rows": 2_000_000}
+    cost_limits = {"rows": 20_000_000}
+    rows_field = "end"
+
+    def input_size(self, p: EvaluationParams, conn) -> int:
+        return plan_rows(conn, "SELECT 1 FROM case_event WHERE at >= %s AND at < %s", [p.start, p.end])
 
     def run(self, p: EvaluationParams, conn):
         cfg = load_config()

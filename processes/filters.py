@@ -192,11 +192,53 @@ def source_where(p: SourceFilterParams, conn=None, *, with_time: bool = True, wi
     return where
 
 
-def estimate_rows(conn, p: SourceFilterParams) -> int:
-    """The planner's row estimate for the filtered source (cheap: EXPLAIN, no execution)."""
-    spec = SOURCES[p.source]
-    where = source_where(p, conn)
-    q = sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM {t} s WHERE {w}").format(t=sql.Identifier(spec.table), w=where.sql())
-    plan = conn.execute(q, where.params).fetchone()
+def plan_rows(conn, query, params) -> int:
+    """The planner's row estimate for a query (cheap: EXPLAIN, no execution)."""
+    explain = sql.SQL("EXPLAIN (FORMAT JSON) ") + (sql.SQL(query) if isinstance(query, str) else query)
+    plan = conn.execute(explain, params).fetchone()
     doc = next(iter(plan.values())) if isinstance(plan, dict) else plan[0]
     return int(doc[0]["Plan"]["Plan Rows"])
+
+
+def estimate_rows(conn, p: SourceFilterParams) -> int:
+    """The planner's row estimate for the filtered source."""
+    spec = SOURCES[p.source]
+    where = source_where(p, conn)
+    q = sql.SQL("SELECT 1 FROM {t} s WHERE {w}").format(t=sql.Identifier(spec.table), w=where.sql())
+    return plan_rows(conn, q, where.params)
+
+
+AREA_SQL = {"bbox": "ST_MakeEnvelope(%(bx0)s, %(by0)s, %(bx1)s, %(by1)s, 4490)",
+            "community": "(SELECT geom FROM community WHERE code = %(community)s)",
+            "polygon": "ST_SetSRID(ST_GeomFromGeoJSON(%(polygon)s), 4490)"}
+TOWN_SQL = "(SELECT ST_Union(geom) FROM town)"
+
+
+def area_sql(p: AreaParams) -> tuple[str, dict]:
+    """The study area as a fixed SQL expression (EPSG:4490) and its parameters: the given area, else the town."""
+    import json
+
+    if p.bbox is not None:
+        return AREA_SQL["bbox"], dict(zip(("bx0", "by0", "bx1", "by1"), p.bbox))
+    if p.community is not None:
+        return AREA_SQL["community"], {"community": p.community}
+    if p.polygon is not None:
+        return AREA_SQL["polygon"], {"polygon": json.dumps(p.polygon)}
+    return TOWN_SQL, {}
+
+
+def area_box_4548(conn, p: AreaParams) -> tuple[float, float, float, float] | None:
+    """The study area's bounding box in EPSG:4548 metres (None: no area and no town boundary)."""
+    area, params = area_sql(p)
+    row = conn.execute(sql.SQL("SELECT ST_XMin(e) x0, ST_YMin(e) y0, ST_XMax(e) x1, ST_YMax(e) y1 FROM "
+                               "(SELECT ST_Transform(" + area + ", 4548)::box2d AS e) s"), params).fetchone()
+    return None if row["x0"] is None else (row["x0"], row["y0"], row["x1"], row["y1"])
+
+
+def box_cells(box: tuple[float, float, float, float] | None, cell_area: float, pad: float = 0.0) -> int:
+    """About how many cells of `cell_area` m² cover a box widened by `pad` metres on each side."""
+    if box is None:
+        return 0
+    x0, y0, x1, y1 = box
+    side = cell_area ** 0.5
+    return int(((x1 - x0 + 2 * pad) / side + 1) * ((y1 - y0 + 2 * pad) / side + 1))

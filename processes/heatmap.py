@@ -26,7 +26,7 @@ from pydantic import Field, model_validator
 
 from civicgrid.db import load_sql
 from civicgrid.processes.base import CivicProcessor
-from civicgrid.processes.filters import SOURCES, SourceFilterParams, estimate_rows, source_where
+from civicgrid.processes.filters import SOURCES, SourceFilterParams, area_box_4548, box_cells, estimate_rows, source_where
 
 PACKAGE = "civicgrid.processes"
 
@@ -98,9 +98,13 @@ class HeatmapProcessor(CivicProcessor):
                                                  "contentMediaType": "image/tiff; application=geotiff"},
                                                 {"type": "string", "contentEncoding": "binary", "contentMediaType": "image/png"}]}}}
     example = {"inputs": {"source": "cases", "method": "square", "cell_size": 200}}
-    sync_limit = 3_000_000
-    # per method: the most input rows a synchronous request may read
-    SYNC_LIMITS: ClassVar[dict] = {"square": 3_000_000, "hexagon": 300_000, "h3": 300_000, "kde": 1_000_000}
+    # per method: the most input rows a synchronous request may read, and cells it may build
+    SYNC_LIMITS: ClassVar[dict] = {"square": {"rows": 3_000_000, "cells": 100_000},
+                                   "hexagon": {"rows": 300_000, "cells": 100_000},
+                                   "h3": {"rows": 300_000, "cells": 100_000},
+                                   "kde": {"rows": 1_000_000, "raster cells": 4_000_000}}
+    # cells: GeoJSON features (≈ 300 bytes each), or raster cells (float32, a few copies) for kde
+    cost_limits = {"rows": 30_000_000, "cells": 500_000, "raster cells": 25_000_000}
 
     @staticmethod
     def uses_rollup(p: HeatmapParams) -> bool:
@@ -109,13 +113,30 @@ class HeatmapProcessor(CivicProcessor):
 
     def input_size(self, p: HeatmapParams, conn) -> int | None:
         if self.uses_rollup(p):
-            return None
+            return None      # the roll-ups' cost follows the occupied cells, not the fixes
         return estimate_rows(conn, p)
 
-    def sync_limit_for(self, p: HeatmapParams) -> int:
-        if self.configured_sync_limit is not None:
-            return self.configured_sync_limit
-        return self.SYNC_LIMITS[p.method]
+    def sync_limits_for(self, p: HeatmapParams) -> dict[str, int]:
+        return {**self.SYNC_LIMITS[p.method], **self.configured_sync}
+
+    def cost(self, p: HeatmapParams, conn) -> dict[str, tuple[int, str]]:
+        """Cells: for kde the raster over the study area (the points' extent is inside it) widened
+        by 3 bandwidths (`raster cells`); otherwise the cells covering the area's box, at most one
+        per row read (only occupied cells are written)."""
+        box = area_box_4548(conn, p)
+        if p.method == "kde":
+            return {"raster cells": (box_cells(box, p.cell_size ** 2, pad=3 * p.bandwidth), "cell_size")}
+        if p.method == "h3":
+            import h3
+
+            cell_area = h3.average_hexagon_area(p.h3_resolution, unit="m^2")
+            field = "h3_resolution"
+        else:
+            cell_area = p.cell_size ** 2 * (3 * 3 ** 0.5 / 2 if p.method == "hexagon" else 1)
+            field = "cell_size"
+        cells = box_cells(box, cell_area)
+        rows = self.input_size(p, conn)
+        return {"cells": (cells if rows is None else min(cells, rows), field)}
 
     def run(self, p: HeatmapParams, conn):
         if p.method == "square":

@@ -24,7 +24,16 @@ from pydantic import Field
 
 from civicgrid.db import load_sql
 from civicgrid.processes.base import CivicProcessor, InvalidProcessInput
-from civicgrid.processes.filters import SOURCES, SourceFilterParams, area_where, estimate_rows, source_where
+from civicgrid.processes.filters import (
+    SOURCES,
+    SourceFilterParams,
+    area_box_4548,
+    area_sql,
+    area_where,
+    box_cells,
+    estimate_rows,
+    source_where,
+)
 
 PACKAGE = "civicgrid.processes"
 
@@ -118,9 +127,9 @@ class HotspotsProcessor(CivicProcessor):
     outputs = {"hotspots": {"title": "Hotspots", "description": "GeoJSON: count, z, p and bin per cell or unit grid",
                             "schema": {"type": "object", "contentMediaType": "application/geo+json"}}}
     example = {"inputs": {"source": "cases", "units": "cells", "cell_size": 200}}
-    sync_limit = 1_000_000
+    sync_cost_limits = {"rows": 1_000_000}
     # the neighbour pairs are built in memory (≈ 100 bytes each while they are collected)
-    cost_limits = {"cells": 200_000, "neighbour pairs": 2_000_000}
+    cost_limits = {"rows": 20_000_000, "cells": 200_000, "neighbour pairs": 2_000_000}
 
     def input_size(self, p: HotspotParams, conn) -> int:
         return estimate_rows(conn, p)
@@ -129,7 +138,7 @@ class HotspotsProcessor(CivicProcessor):
         """Cells of the study area's box, and neighbour pairs: queen contiguity has at most 4 per
         unit; a distance band about π·d² / (area per unit) per unit, at most every other unit."""
         if p.units == "cells":
-            n = self._cell_count(p, conn, self._area_sql(p), {**self._area_params(p)})
+            n = self._cell_count(p, conn)
             per_unit = math.pi * (p.distance / p.cell_size) ** 2
             out = {"cells": (n, "cell_size")}
         else:
@@ -144,30 +153,11 @@ class HotspotsProcessor(CivicProcessor):
                                   "cell_size" if p.units == "cells" and p.neighbours == "queen" else "distance")
         return out
 
-    @staticmethod
-    def _area_sql(p: HotspotParams) -> str:
-        area_sql = {"bbox": "ST_MakeEnvelope(%(bx0)s, %(by0)s, %(bx1)s, %(by1)s, 4490)",
-                    "community": "(SELECT geom FROM community WHERE code = %(community)s)",
-                    "polygon": "ST_SetSRID(ST_GeomFromGeoJSON(%(polygon)s), 4490)"}
-        kind = next((k for k in ("bbox", "community", "polygon") if getattr(p, k) is not None), None)
-        return area_sql[kind] if kind else "(SELECT ST_Union(geom) FROM town)"
-
-    @staticmethod
-    def _area_params(p: HotspotParams) -> dict:
-        if p.bbox is not None:
-            return dict(zip(("bx0", "by0", "bx1", "by1"), p.bbox))
-        if p.community is not None:
-            return {"community": p.community}
-        if p.polygon is not None:
-            return {"polygon": json.dumps(p.polygon)}
-        return {}
-
     def run(self, p: HotspotParams, conn):
         spec = SOURCES[p.source]
         where = source_where(p, conn)
         if p.units == "cells":
-            area = self._area_sql(p)
-            self.check_cost(p, conn)   # also when run from the shell, not only through the job manager
+            area, _ = area_sql(p)
             q = sql.SQL(load_sql(PACKAGE, "hotspots_cells.sql")).format(area=sql.SQL(area), point=sql.SQL(spec.point),
                                                                table=sql.Identifier(spec.table), where=where.sql())
             rows = conn.execute(q, {**where.params, "size": float(p.cell_size)}).fetchall()
@@ -204,9 +194,8 @@ class HotspotsProcessor(CivicProcessor):
         return "application/geo+json", json.dumps(doc, ensure_ascii=False)
 
     @staticmethod
-    def _cell_count(p: HotspotParams, conn, area: str, params: dict) -> int:
-        row = conn.execute(sql.SQL("SELECT ST_XMin(e) x0, ST_YMin(e) y0, ST_XMax(e) x1, ST_YMax(e) y1 FROM "
-                                   "(SELECT ST_Transform(" + area + ", 4548)::box2d AS e) s"), params).fetchone()
-        if row["x0"] is None:
+    def _cell_count(p: HotspotParams, conn) -> int:
+        box = area_box_4548(conn, p)
+        if box is None:
             raise InvalidProcessInput("no study area: the town has no boundary yet and no area was given", field="bbox")
-        return int(((row["x1"] - row["x0"]) / p.cell_size + 1) * ((row["y1"] - row["y0"]) / p.cell_size + 1))
+        return box_cells(box, p.cell_size ** 2)

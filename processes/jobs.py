@@ -27,6 +27,7 @@ Configured in pygeoapi-config.yml as `server.manager.name: civicgrid.processes.j
 from __future__ import annotations
 
 import base64
+import contextvars
 import json
 import logging
 import os
@@ -34,6 +35,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -43,7 +45,7 @@ from pygeoapi.process.base import JobNotFoundError, JobResultNotFoundError, Proc
 from pygeoapi.process.manager.base import BaseManager
 from pygeoapi.util import JobStatus, RequestedProcessExecutionMode, RequestedResponse
 
-from civicgrid.processes.base import CivicProcessor, InvalidProcessInput, ProcessFailed, TimeLimitExceeded, TooManyJobs
+from civicgrid.processes.base import CivicProcessor, ClientDisconnected, InvalidProcessInput, ProcessFailed, TimeLimitExceeded, TooManyJobs
 from civicgrid.security.principal import current_principal
 from civicgrid.settings import get_settings
 
@@ -117,6 +119,45 @@ def encode_result(mimetype: str, outputs: Any) -> bytes:
     return json.dumps(outputs, ensure_ascii=False).encode("utf-8")
 
 
+class SyncRun:
+    """The handle of one synchronous run for the HTTP request that waits for it: the connection
+    its queries run on, so the request can cancel them when its client goes away (`cancel`, from
+    the event loop's side; psycopg's cancel request, the connection itself stays usable).
+
+    The request puts it in `SYNC_RUN`; the worker thread running the job sees it because
+    pygeoapi's executor runs every call in a copy of the request's context."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._conn = None
+        self.gone = False
+
+    def attach(self, conn) -> None:
+        with self._lock:
+            self._conn = conn
+            gone = self.gone
+        if gone:   # the client left before the run began: do not start it
+            raise ClientGone()
+
+    def detach(self) -> None:
+        with self._lock:
+            self._conn = None
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.gone = True
+            conn = self._conn
+        if conn is not None:
+            conn.cancel_safe(timeout=5)
+
+
+SYNC_RUN: contextvars.ContextVar[SyncRun | None] = contextvars.ContextVar("civicgrid_sync_run", default=None)
+
+
+class ClientGone(Exception):
+    """The client of a synchronous run disconnected before it ended."""
+
+
 class LimitExceeded(Exception):
     """A job passed one of its runner's limits (time, memory): it ends `failed` with this reason."""
 
@@ -133,7 +174,9 @@ def run_job(processor: CivicProcessor, job_id: str, data: dict, url: str | None 
     import psycopg
 
     from civicgrid.db import connect
+    from civicgrid.errors import CivicgridError
 
+    handle = SYNC_RUN.get()
     with _db(url) as meta:
         meta.execute("UPDATE process_job SET status = 'running', started = coalesce(started, now()), updated = now(), "
                      "progress = 10, message = 'running', runner_host = %s, runner_pid = %s "
@@ -145,12 +188,21 @@ def run_job(processor: CivicProcessor, job_id: str, data: dict, url: str | None 
                 if time_limit_s:
                     conn.execute("SELECT set_config('statement_timeout', %s, false)", [f"{int(time_limit_s * 1000)}ms"])
                 meta.execute("UPDATE process_job SET backend_pid = %s WHERE identifier = %s", [pid, job_id])
-                mimetype, outputs = processor.run(params, conn)
+                if handle is not None:
+                    handle.attach(conn)
+                try:
+                    mimetype, outputs = processor.run(params, conn)
+                finally:
+                    if handle is not None:
+                        handle.detach()
                 conn.rollback()   # processes only read
-        except ProcessorExecuteError as exc:
+        except (ProcessorExecuteError, CivicgridError) as exc:
             _fail(meta, job_id, exc.message)
             raise
-        except psycopg.errors.QueryCanceled as exc:
+        except (psycopg.errors.QueryCanceled, ClientGone) as exc:
+            if handle is not None and handle.gone:
+                _fail(meta, job_id, "stopped: the client disconnected")
+                raise ClientDisconnected(f"process {processor.id}: stopped, the client disconnected") from exc
             # the statement timeout, or a dismissal (then the row is gone and nothing is written)
             reason = f"stopped: the time limit of {time_limit_s:g} s passed" if time_limit_s else "stopped: query cancelled"
             _fail(meta, job_id, reason)
@@ -416,10 +468,9 @@ class PostgresJobManager(BaseManager):
         settings = get_settings()
         owner = _caller()[0]
         with connect(self.url) as conn:
-            processor.check_cost(params, conn)                   # 400: too costly, sync or not
-            if not is_async:
-                processor.check_sync(params, conn)               # 400: too large, go async
-            elif owner is not None:
+            # 400: too costly, sync or not; too large for sync, go async
+            processor.check_cost(params, conn, sync=not is_async)
+            if is_async and owner is not None:
                 queued = conn.execute("SELECT count(*) AS n FROM process_job WHERE owner = %s "
                                       "AND status IN ('accepted', 'running')", [owner]).fetchone()["n"]
                 if queued >= settings.job_queue_per_user:

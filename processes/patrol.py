@@ -23,7 +23,7 @@ from pydantic import Field, model_validator
 
 from civicgrid.db import load_sql
 from civicgrid.processes.base import CivicProcessor, InvalidProcessInput
-from civicgrid.processes.filters import Params
+from civicgrid.processes.filters import Params, plan_rows
 
 PACKAGE = "civicgrid.processes"
 
@@ -125,6 +125,14 @@ class TrackProcessor(CivicProcessor):
                                                      "the gaps and the stretches outside the assigned grid, with totals",
                          "schema": {"type": "object", "contentMediaType": "application/geo+json"}}}
     example = {"inputs": {"officer": 1, "start": "2026-03-02T08:00:00+08:00", "end": "2026-03-02T18:00:00+08:00"}}
+    # rows: the officer's fixes in the window (a fix every 5 s for 7 days is about 120,000)
+    sync_cost_limits = {"rows": 300_000}
+    cost_limits = {"rows": 2_000_000}
+    rows_field = "end"
+
+    def input_size(self, p: TrackParams, conn) -> int:
+        return plan_rows(conn, "SELECT 1 FROM officer_position WHERE officer_id = %s AND recorded_at >= %s "
+                               "AND recorded_at < %s", [p.officer, p.start, p.end])
 
     def run(self, p: TrackParams, conn):
         if conn.execute("SELECT 1 FROM officer WHERE id = %s", [p.officer]).fetchone() is None:
@@ -206,13 +214,14 @@ class PatrolCoverageProcessor(CivicProcessor):
     outputs = {"coverage": {"title": "Coverage", "description": "JSON rows, one per officer and day",
                             "schema": {"type": "object", "contentMediaType": "application/json"}}}
     example = {"inputs": {"start": "2026-03-02T00:00:00+08:00", "end": "2026-03-03T00:00:00+08:00"}}
-    sync_limit = 400_000
+    # rows: the window's fixes (a unit-grid lookup each, then in Python per officer and day)
+    sync_cost_limits = {"rows": 400_000}
+    cost_limits = {"rows": 10_000_000}
+    rows_field = "end"
 
     def input_size(self, p: CoverageParams, conn) -> int:
-        plan = conn.execute("EXPLAIN (FORMAT JSON) SELECT 1 FROM officer_position WHERE recorded_at >= %s AND recorded_at < %s "
-                            "AND (%s::int[] IS NULL OR officer_id = ANY(%s::int[]))",
-                            [p.start, p.end, p.officer, p.officer]).fetchone()
-        return int(next(iter(plan.values()))[0]["Plan"]["Plan Rows"])
+        return plan_rows(conn, "SELECT 1 FROM officer_position WHERE recorded_at >= %s AND recorded_at < %s "
+                               "AND (%s::int[] IS NULL OR officer_id = ANY(%s::int[]))", [p.start, p.end, p.officer, p.officer])
 
     def run(self, p: CoverageParams, conn):
         grids = conn.execute(load_sql(PACKAGE, "coverage_grids.sql"), {"officer": p.officer}).fetchall()

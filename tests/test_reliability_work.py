@@ -34,6 +34,8 @@ def test_a_runaway_hotspots_request_is_refused_fast(live_server, demo_url):
         assert r.status_code == 400, r.text[:300]
         doc = r.json()
         assert "neighbour pairs" in doc["description"] and "2,000,000" in doc["description"], doc
+        assert doc["code"] == "TooCostly" and doc["field"] == "distance" and doc["measure"] == "neighbour pairs"
+        assert doc["limit"] == 2_000_000 < doc["estimate"], doc
         assert took < 3, took
     # the same analysis with a sensible band still runs
     r = httpx.post(f"{live_server}/ogc/processes/hotspots/execution",
@@ -186,3 +188,99 @@ def test_cluster_estimates_its_neighbour_pairs(db, monkeypatch):
     with pytest.raises(TooCostly) as err:
         manager(db).execute_process("cluster", {"eps": 2000})
     assert err.value.field == "eps" and "neighbour pairs" in err.value.message
+
+
+# every process, inputs within its bounds, and the measures it estimates
+COSTED = {
+    "heatmap": ({"source": "cases", "cell_size": 10}, {"rows", "cells"}),
+    "cluster": ({"eps": 100}, {"rows", "neighbour pairs"}),
+    "hotspots": ({"cell_size": 100}, {"rows", "cells", "neighbour pairs"}),
+    "area-evaluation": ({"start": "2026-01-01T00:00:00+08:00", "end": "2027-01-01T00:00:00+08:00"}, {"rows"}),
+    "patrol-coverage": ({"start": "2026-03-01T00:00:00+08:00", "end": "2026-03-08T00:00:00+08:00"}, {"rows"}),
+    "track": ({"officer": 1, "start": "2026-03-01T00:00:00+08:00", "end": "2026-03-08T00:00:00+08:00"}, {"rows"}),
+}
+
+
+@pytest.mark.parametrize("process_id", sorted(COSTED))
+def test_every_process_estimates_its_cost_and_refuses_above_its_limits(db, process_id, monkeypatch):
+    """Below the limits the estimates are reported; with the synchronous limit lowered under an
+    estimate a sync request must go async (400 with the number and the limit), with the absolute
+    limit lowered it is refused either way, and no job is written."""
+    from civicgrid.processes.base import TooLargeForSync
+
+    inputs, measures = COSTED[process_id]
+    cls = REGISTRY[process_id]
+    jobs = "SELECT count(*) AS n FROM process_job WHERE process_id = %s"
+    with connect(db) as conn:
+        found = cls().check_cost(cls.Params.model_validate(inputs), conn, sync=True)
+        before = conn.execute(jobs, [process_id]).fetchone()["n"]
+    assert set(found) == measures, found
+    measure = max(found, key=lambda m: found[m])
+    estimate = found[measure]
+    monkeypatch.setattr(cls, "sync_cost_limits", {measure: estimate - 1})
+    if process_id == "heatmap":
+        monkeypatch.setattr(cls, "SYNC_LIMITS", {m: {measure: estimate - 1} for m in cls.SYNC_LIMITS})
+    with pytest.raises(TooLargeForSync) as err:
+        manager(db).execute_process(process_id, inputs)
+    body = err.value.to_json()
+    assert err.value.status == 400 and body["estimate"] == estimate and body["limit"] == estimate - 1, body
+    assert "Prefer: respond-async" in body["description"] and body["field"] in inputs or body["field"] in cls.Params.model_fields
+    monkeypatch.setattr(cls, "cost_limits", {**cls.cost_limits, measure: estimate - 1})
+    with pytest.raises(TooCostly) as err:
+        manager(db).execute_process(process_id, inputs, execution_mode=ASYNC)
+    assert err.value.to_json()["limit"] == estimate - 1 and f"{estimate:,}" in err.value.message
+    with connect(db) as conn:
+        assert conn.execute(jobs, [process_id]).fetchone()["n"] == before
+
+
+def test_limits_come_from_the_process_configuration(db):
+    m = manager(db, track={"cost_limits": {"rows": 0}})
+    with pytest.raises(TooCostly) as err:
+        m.execute_process("track", COSTED["track"][0], execution_mode=ASYNC)
+    assert err.value.field == "end" and err.value.limit == 0
+
+
+def _backend_running(url, marker: str) -> list[int]:
+    with connect(url) as conn:
+        return [r["pid"] for r in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE state = 'active' AND query LIKE %s AND pid <> pg_backend_pid()",
+            [f"%{marker}%"]).fetchall()]
+
+
+def test_a_sync_run_stops_when_its_client_disconnects(live_server, demo_url):
+    """A hexagon heatmap of the demo's 120,000 officer positions in 20 m cells takes about 5 s (one
+    ST_HexagonGrid per fix): the client drops its socket, and the backend's query is gone within
+    two seconds; the job failed with the reason."""
+    import json
+    import socket
+    from urllib.parse import urlsplit
+
+    admin = Credentials(demo_url).headers("admin")
+    body = json.dumps({"inputs": {"source": "positions", "method": "hexagon", "cell_size": 20}}).encode()
+    host = urlsplit(live_server)
+    head = ["POST /ogc/processes/heatmap/execution HTTP/1.1", f"Host: {host.netloc}", "Content-Type: application/json",
+            f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in admin.items()), "", ""]
+    sock = socket.create_connection((host.hostname, host.port))
+    sock.sendall("\r\n".join(head).encode() + body)
+    deadline = time.monotonic() + 20
+    while not (pids := _backend_running(demo_url, "ST_HexagonGrid")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not pids:
+        sock.settimeout(5)
+        pytest.fail(f"the run's query never showed in pg_stat_activity; the answer: {sock.recv(2000)!r}")
+    time.sleep(0.5)
+    assert _backend_running(demo_url, "ST_HexagonGrid"), "the query ended by itself: too light for this test"
+    sock.close()
+    t0 = time.monotonic()
+    while _backend_running(demo_url, "ST_HexagonGrid") and time.monotonic() - t0 < 5:
+        time.sleep(0.05)
+    gone_after = time.monotonic() - t0
+    assert gone_after < 2, gone_after
+    with connect(demo_url) as conn:
+        row = conn.execute("SELECT status, message FROM process_job WHERE process_id = 'heatmap' "
+                           "ORDER BY created DESC LIMIT 1").fetchone()
+    assert row["status"] == "failed" and "client disconnected" in row["message"], row
+    # the worker is free again: the next request is answered
+    r = httpx.post(f"{live_server}/ogc/processes/heatmap/execution", json={"inputs": {"source": "cases"}},
+                   headers=admin, timeout=30)
+    assert r.status_code == 200, r.text[:300]
