@@ -360,8 +360,10 @@ def _check_graph(states: dict[str, dict], initials: dict[str, str], transitions:
 
 def parse_text(text: str) -> Any:
     """YAML or JSON text → a definition (YAML is a superset of JSON)."""
+    from civicgrid.inputs import load_yaml
+
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text, "body")
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(text)"

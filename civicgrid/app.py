@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from civicgrid.errors import CivicgridError, SetupError
+from civicgrid.errors import CivicgridError, InvalidInput, SetupError
 from civicgrid.http import error_response
 from civicgrid.settings import get_settings
 from civicgrid.state import AppState, app_state
@@ -109,11 +109,31 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", **counts})
 
 
+MAX_PATH_INT = 2**31 - 1   # ids in paths: integer columns; beyond it the database would refuse without a name
+
+
+def checked_path_params(app):
+    """An /api route's ASGI app that first checks its path parameters: a NUL character, or an
+    integer beyond the columns' range, is a 400 naming the parameter (not a database error)."""
+
+    async def guarded(scope, receive, send):
+        for name, value in (scope.get("path_params") or {}).items():
+            if isinstance(value, str) and "\x00" in value:
+                raise InvalidInput(f"{name}: must not contain the NUL character", field=name)
+            if isinstance(value, int) and not isinstance(value, bool) and value > MAX_PATH_INT:
+                raise InvalidInput(f"{name}: {value} is out of range (at most {MAX_PATH_INT})", field=name)
+        await app(scope, receive, send)
+    return guarded
+
+
 def layout(modules: list[ModuleType], state: AppState) -> list:
     """/api first (the parts' `routes`), then each part's `mount` in the order of PARTS."""
     api_routes: list = [Route("/health", health)]
     for module in modules:
         api_routes.extend(getattr(module, "routes", ()))
+    for route in api_routes:
+        if isinstance(route, Route) and route.param_convertors:
+            route.app = checked_path_params(route.app)
     routes: list = [Mount("/api", routes=api_routes)]
     for module in modules:
         if hasattr(module, "mount"):

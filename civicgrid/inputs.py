@@ -6,7 +6,10 @@
 - `parse_model(model, data)`  a pydantic model or a 400 naming the field — the one conversion of
                      ValidationError for every handler;
 - `read_model(request, model)` both, for a request body;
-- `check_text(value, field)` a query parameter or form field: no NUL.
+- `check_text(value, field)` a query parameter or form field: no NUL;
+- `load_yaml(text, field)` a client's YAML (workflow definitions, survey mappings) within a size
+                     limit, a nesting limit and a limit on nodes counted with their aliases
+                     expanded (a "billion laughs" document is a few hundred bytes).
 """
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ from civicgrid.errors import InvalidInput, PayloadTooLarge
 
 MAX_JSON_BYTES = 2_000_000
 MAX_JSON_DEPTH = 64
+MAX_YAML_BYTES = 256_000
+MAX_YAML_NODES = 100_000
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -27,13 +32,17 @@ _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 _BRACKETS = re.compile(rb"[\[\]{}]")
 
 
-def json_depth(raw: bytes) -> int:
-    """The deepest nesting of arrays and objects, strings skipped (brackets inside them do not count)."""
+def json_depth(raw: bytes, stop: int | None = None) -> int:
+    """The deepest nesting of arrays and objects, strings skipped (brackets inside them do not count);
+    with `stop`, the count ends as soon as it passes that depth (a 2 MB run of `[` costs no more
+    than a short one)."""
     depth = deepest = 0
     for m in _BRACKETS.finditer(_STRINGS.sub(b"", raw)):
         if m.group() in (b"[", b"{"):
             depth += 1
             deepest = max(deepest, depth)
+            if stop is not None and deepest > stop:
+                break
         else:
             depth -= 1
     return deepest
@@ -73,9 +82,8 @@ def loads(raw: bytes | str, field: str = "body", *, max_bytes: int = MAX_JSON_BY
     data = _decode(raw, field)
     if len(data) > max_bytes:
         raise PayloadTooLarge(f"{field}: JSON of {len(data)} bytes is over the limit of {max_bytes}", field=field)
-    depth = json_depth(data)
-    if depth > max_depth:
-        raise InvalidInput(f"{field}: JSON nested {depth} deep, more than {max_depth} allowed", field=field)
+    if json_depth(data, stop=max_depth) > max_depth:
+        raise InvalidInput(f"{field}: JSON nested more than {max_depth} deep", field=field)
     try:
         value = json.loads(data)
     except (ValueError, RecursionError) as exc:
@@ -139,3 +147,74 @@ async def read_json(request, field: str = "body", empty: Any = None) -> Any:
 async def read_model(request, model: type[M], *, empty_ok: bool = False) -> M:
     """The request's JSON body as `model` (an empty body is `{}` when `empty_ok`)."""
     return parse_model(model, await read_json(request, empty={} if empty_ok else None))
+
+
+def _yaml_children(node) -> list:
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        return [c for pair in node.value for c in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _yaml_size(root) -> tuple[int, int] | None:
+    """(nodes, depth) of a composed YAML graph with every alias expanded, without expanding it: a
+    node shared through aliases counts once per use (memoised, iterative). None: an alias cycle."""
+    sizes: dict[int, tuple[int, int]] = {}
+    active = {id(root)}
+    stack = [(root, iter(_yaml_children(root)))]
+    while stack:
+        node, pending = stack[-1]
+        child = next(pending, None)
+        if child is not None:
+            if id(child) in active:
+                return None
+            if id(child) not in sizes:
+                active.add(id(child))
+                stack.append((child, iter(_yaml_children(child))))
+            continue
+        stack.pop()
+        active.discard(id(node))
+        kids = [sizes[id(c)] for c in _yaml_children(node)]
+        sizes[id(node)] = (1 + sum(n for n, _ in kids), 1 + max((d for _, d in kids), default=-1) if kids else 0)
+    return sizes[id(root)]
+
+
+def load_yaml(text: str, field: str = "body", *, max_bytes: int = MAX_YAML_BYTES, max_depth: int = MAX_JSON_DEPTH,
+              max_nodes: int = MAX_YAML_NODES) -> Any:
+    """A client's YAML (or JSON) text as data, or a 4xx naming `field`. The text is composed into
+    nodes first (safe tags only) and measured — size, nesting (flow brackets checked before the
+    parser, which recurses), nodes with aliases expanded — before anything is constructed.
+    yaml.YAMLError passes through for the caller to locate."""
+    import yaml
+
+    data = _decode(text, field)
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(f"{field}: {len(data)} bytes of YAML is over the limit of {max_bytes}", field=field)
+    if json_depth(data, stop=max_depth) > max_depth:
+        raise InvalidInput(f"{field}: nested more than {max_depth} deep", field=field)
+    loader = yaml.SafeLoader(data.decode("utf-8"))
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        measured = _yaml_size(node)
+        if measured is None:
+            raise InvalidInput(f"{field}: an alias refers to its own anchor", field=field)
+        nodes, depth = measured
+        if depth > max_depth:
+            raise InvalidInput(f"{field}: nested {depth} deep, more than {max_depth} allowed", field=field)
+        if nodes > max_nodes:
+            raise InvalidInput(f"{field}: {nodes:,} values with its aliases expanded, more than {max_nodes:,} allowed",
+                               field=field)
+        value = loader.construct_document(node)
+    except RecursionError:
+        raise InvalidInput(f"{field}: nested too deep", field=field) from None
+    finally:
+        loader.dispose()
+    where = _nul_path(value, "")
+    if where is not None:
+        raise InvalidInput(f"{field}: text must not contain the NUL character", field=field)
+    return value

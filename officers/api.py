@@ -28,6 +28,7 @@ from starlette.routing import Route
 from civicgrid.db import load_sql
 from civicgrid.errors import Conflict, InvalidInput, NotFound
 from civicgrid.http import query_int
+from civicgrid.inputs import loads
 from civicgrid.officers.geofence import lifespan
 from civicgrid.security import rows as row_security
 from civicgrid.security.principal import Principal, current_principal
@@ -151,10 +152,7 @@ def _ack(state: AppState, principal: Principal, alert_id: int, comment: str | No
 
 async def ack_alert(request: Request) -> Response:
     raw = await request.body()
-    try:
-        body = json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        raise InvalidInput("body is not JSON", field="body") from None
+    body = loads(raw) if raw.strip() else {}
     if not isinstance(body, dict):
         raise InvalidInput("body must be a JSON object", field="body")
     comment = body.get("comment")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -65,7 +66,7 @@ def import_(file, crs, standard, mapping_path, batch, issues, quiet):
         bar.refresh()
 
     try:
-        outcome = import_file(file, crs=crs, standard=standard, mapping=mapping_path, batch=batch,
+        outcome = import_file(file, crs=crs, standard=standard, mapping=Path(mapping_path) if mapping_path else None, batch=batch,
                               actor=_actor(), progress=progress)
     finally:
         for bar in bars.values():

@@ -71,17 +71,19 @@ class Mapping(BaseModel):
 
 
 def load_mapping(source: str | Path | dict | None) -> Mapping:
-    """A Mapping from a YAML file path, YAML text, or a dict; bad input → InvalidInput naming the key."""
+    """A Mapping from a YAML file (a Path: the shell's), YAML text (a str: a client's, never read as
+    a path) or a dict; bad input → InvalidInput naming the key."""
+    from civicgrid.inputs import load_yaml
+
     if source is None:
         return Mapping()
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and source.endswith((".yml", ".yaml"))):
-        path = Path(source)
-        if not path.is_file():
-            raise InvalidInput(f"mapping file not found: {path}", field="mapping")
-        source = path.read_text(encoding="utf-8")
+    if isinstance(source, Path):
+        if not source.is_file():
+            raise InvalidInput(f"mapping file not found: {source.name}", field="mapping")
+        source = source.read_text(encoding="utf-8")
     if isinstance(source, str):
         try:
-            source = yaml.safe_load(source) or {}
+            source = load_yaml(source, "mapping") or {}
         except yaml.YAMLError as exc:
             raise InvalidInput(f"mapping is not valid YAML: {exc}", field="mapping") from exc
     if not isinstance(source, dict):
