@@ -133,8 +133,8 @@ class Settings(BaseSettings):
     geoserver_store: str = Field("civicgrid", pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$",
                                  description="the name of the PostGIS datastore in that workspace")
     geoserver_db_url: SecretStr | None = Field(
-        None, description="PostGIS as GeoServer reaches it (`postgresql://user:password@host:5432/db`; a read-only "
-                          "role is enough); its password is sent to GeoServer, never printed",
+        None, description="PostGIS as GeoServer reaches it (`postgresql://user:password@host:5432/db`; a login in the "
+                          "read-only role `civicgrid_geoserver`); its password is sent to GeoServer, never printed",
         json_schema_extra={"shown": "`DATABASE_URL` / the private cluster"})
     geoserver_timeout: float = Field(15.0, ge=0.5, le=600, description="seconds one GeoServer REST request may "
                                                                       "take before publishing stops")

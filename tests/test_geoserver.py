@@ -230,3 +230,25 @@ def test_the_admin_api_previews_publishes_and_reports(fake, demo_url, tmp_path, 
         r = client.get("/api/geoserver/status", headers=admin)
         assert r.status_code == 502 and "answered 500" in r.json()["description"] and ADMIN_PW not in r.text
     get_settings.cache_clear()
+
+
+def test_the_read_only_role_reads_exactly_what_is_published(demo_url):
+    """Migration 1220's civicgrid_geoserver: SELECT on the native tables publish sends, nothing more."""
+    import psycopg
+
+    from civicgrid.geoserver.publish import target
+    from civicgrid.settings import Settings
+
+    natives = {s.native for s in target(Settings(geoserver_db_url=demo_url)).layers}
+    with psycopg.connect(demo_url) as conn:
+        granted = {r[0] for r in conn.execute("SELECT table_name FROM information_schema.role_table_grants "
+                                              "WHERE grantee = 'civicgrid_geoserver' AND privilege_type = 'SELECT'")}
+        assert granted == natives | {"public_redaction"}
+        assert not conn.execute("SELECT 1 FROM information_schema.role_table_grants WHERE grantee = "
+                                "'civicgrid_geoserver' AND privilege_type <> 'SELECT'").fetchall()
+        owner = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in sorted(natives)}
+        conn.execute("SET ROLE civicgrid_geoserver")
+        assert {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in sorted(natives)} == owner
+        assert owner["unit_grid"] > 0 and owner["case_public"] > 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT reporter_phone FROM cases LIMIT 1")
