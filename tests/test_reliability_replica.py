@@ -216,7 +216,9 @@ def test_promote_after_the_primary_is_killed(synchronous, cluster_templates):
                     conn.execute("CREATE TABLE nope (id int)")
             sender = rep.status(p.settings, p.standby.port)["senders"][0]
             assert sender["state"] == "streaming" and sender["sync_state"] == ("sync" if synchronous else "async")
+            assert rep.running_dsn(p.settings) == p.standby.dsn   # what a server finds and reads from
             acked, kept = _drill(p)
+            assert rep.running_dsn(p.settings) is None   # promoted: a primary, not a standby to read from
     finally:
         with contextlib.suppress(SetupError):   # a killed primary leaves nothing to stop
             primary.stop()
