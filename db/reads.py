@@ -173,6 +173,8 @@ def _check_replayed(row) -> None:
 
 def _fallback_error(exc: BaseException) -> bool:
     """Errors after which the same read is run again on the primary."""
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return False   # a time limit: running it again elsewhere would double the work, not help
     # SerializationFailure: a query cancelled by a conflict with the standby's recovery
     if isinstance(exc, (_Behind, ServiceUnavailable, psycopg.OperationalError, psycopg.errors.SerializationFailure,
                         OSError)):
