@@ -473,6 +473,10 @@ def test_history_and_revert_of_one_change(server, sample_db):
     assert (renamed["before"]["name"], renamed["after"]["name"]) == ("新井盖", "改名井盖")
     assert created["changed_by"] == "gis-staff-1" and created["before"] is None
     assert api.get(f"{url}/history?limit=1").json()["changes"] == [moved]
+    # the editing form's class picker knows what each class is drawn as
+    tree = api.get("/catalog").json()["tree"]
+    kinds = {c["geometry_kind"] for root in tree if root["kind"] == "component" for m in root["children"] for c in m["children"]}
+    assert kinds <= {"point", "line", "polygon"} and "point" in kinds
 
     # bad input: each a 4xx naming the field
     revert = f"{url}/revert"

@@ -6,18 +6,21 @@ import {debugHandle} from './map.js';
 const EDIT = {feature: {draggable: true, coordinates: {midpoints: true, draggable: true, deletable: true}}};
 const DRAG_ONLY = {feature: {draggable: true}};
 
-// modes: names among point, linestring, polygon, rectangle, circle; `styles(mode)` → terra-draw styles
-export async function createDraw(map, modes, styles = () => ({})) {
+// modes: names among point, linestring, polygon, rectangle, circle; `styles(mode)` → terra-draw styles;
+// `snapping`: terra-draw's snapping options for drawing lines and polygons and dragging their vertices
+// (编辑 snaps to the features already on the map with `toCustom`)
+export async function createDraw(map, modes, styles = () => ({}), {snapping} = {}) {
     const [td, {TerraDrawMapLibreGLAdapter}] = await Promise.all([
         import('terra-draw'), import('terra-draw-maplibre-gl-adapter')]);
     const make = {
         point: () => new td.TerraDrawPointMode({editable: true, styles: styles('point')}),
-        linestring: () => new td.TerraDrawLineStringMode({editable: true, styles: styles('linestring')}),
-        polygon: () => new td.TerraDrawPolygonMode({editable: true, styles: styles('polygon')}),
+        linestring: () => new td.TerraDrawLineStringMode({editable: true, styles: styles('linestring'), snapping}),
+        polygon: () => new td.TerraDrawPolygonMode({editable: true, styles: styles('polygon'), snapping}),
         rectangle: () => new td.TerraDrawRectangleMode({styles: styles('rectangle')}),
         circle: () => new td.TerraDrawCircleMode({styles: styles('circle')}),
     };
-    const flags = {point: DRAG_ONLY, linestring: EDIT, polygon: EDIT, rectangle: DRAG_ONLY, circle: DRAG_ONLY};
+    const edit = snapping ? {feature: {...EDIT.feature, coordinates: {...EDIT.feature.coordinates, snappable: snapping}}} : EDIT;
+    const flags = {point: DRAG_ONLY, linestring: edit, polygon: edit, rectangle: DRAG_ONLY, circle: DRAG_ONLY};
     const draw = new td.TerraDraw({
         adapter: new TerraDrawMapLibreGLAdapter({map, coordinatePrecision: 9, prefixId: 'td'}),
         modes: [

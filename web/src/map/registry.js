@@ -11,6 +11,7 @@ import town from './layers/town.js';
 import unitGrids from './layers/unitGrids.js';
 import caseQuery from './tools/caseQuery.js';
 import clusters from './tools/clusters.js';
+import edit from './tools/edit.js';
 import exportTool from './tools/export.js';
 import geofence from './tools/geofence.js';
 import heatmap from './tools/heatmap.js';
@@ -50,4 +51,5 @@ export const tools = [
     officersTool,
     playback,
     geofence,
+    edit,
 ];

@@ -4,6 +4,7 @@
 import {api, ApiError} from '../../api/client.js';
 import {tileOptions} from '../../map/layers/common.js';
 import {createMap, debugHandle} from '../../map/map.js';
+import {refreshSources} from '../../map/refresh.js';
 import {layerGroups} from '../../map/registry.js';
 import {buildStyle, setBasemap} from '../../map/style.js';
 
@@ -166,12 +167,7 @@ export function selectRow(map, rowNo) {
 
 // the live layer after a publish or rollback: new tile URLs, past the browser's 60 s tile cache
 export function refreshLive(map) {
-    for (const id of ['urban-components']) {
-        const source = map?.getSource(id);
-        if (!source?.setTiles) continue;
-        const tiles = (source.tiles ?? []).map(t => t.replace(/([?&])v=\d+/, '').replace(/\?$/, ''));
-        source.setTiles(tiles.map(t => `${t}${t.includes('?') ? '&' : '?'}v=${Date.now()}`));
-    }
+    refreshSources(map, ['urban-components']);
 }
 
 export function boundsOf(features) {
