@@ -213,6 +213,7 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
         columns=(
             Column("code", title="社区编码"), Column("town_code", title="镇编码"), Column("name", title="名称"),
             Column("kind", enum_sql="SELECT kind FROM community_kind ORDER BY kind", title="类型"),
+            Column("updated_at", **TS, title="更新时间"),
         ),
     ),
     Collection(
@@ -220,7 +221,7 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
         title_zh="镇界", title_en="Town boundary",
         description_zh="仁和镇行政区界", description_en="Administrative boundary of the town",
         keywords=("镇界", "boundary"),
-        columns=(Column("code", title="镇编码"), Column("name", title="名称")),
+        columns=(Column("code", title="镇编码"), Column("name", title="名称"), Column("updated_at", **TS, title="更新时间")),
     ),
     Collection(
         id="officer-positions", table="officer_position", key=("officer_id", "recorded_at"),
@@ -272,7 +273,7 @@ COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
             Column("unit_grid_code", title="单元网格"), Column("community_code", title="社区", labels="communities"),
             Column("department_code", title="处置部门", labels="departments"),
             Column("reported_at", **TS, title="上报时间"), Column("deadline_at", **TS, title="办结时限"),
-            Column("closed_at", **TS, title="结案时间"),
+            Column("closed_at", **TS, title="结案时间"), Column("updated_at", **TS, title="更新时间"),
         ),
     ),
     Collection(

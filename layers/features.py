@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from civicgrid.errors import InvalidInput, NotFound
 from civicgrid.inputs import check_text, validation_error
-from civicgrid.layers import cql
+from civicgrid.layers import cql, feeds
 from civicgrid.layers.collections import Collection
 
 EXACT_COUNT_MAX = 50_000        # planned matching rows
@@ -174,6 +174,7 @@ class ItemsQuery(BaseModel):
     skipGeometry: bool = False
     after: str | None = None
     before: str | None = None
+    updated_since: str | None = None   # the change feed (feeds.py)
 
     @field_validator("skipGeometry", mode="before")
     @classmethod
@@ -297,7 +298,7 @@ def plan_items(c: Collection, raw: dict[str, str], filter_json: Any = None) -> I
     q: ItemsQuery = validate_params(ItemsQuery, {k: v for k, v in raw.items() if k not in extra})  # type: ignore
     srid = parse_crs(q.crs, "crs")
     conds = [*bbox_clause(c, q), *datetime_clause(c, q), *filter_clause(c, q, filter_json),
-             *properties_clause(c, extra)]
+             *properties_clause(c, extra), *feeds.updated_since_clause(c, q.updated_since)]
     props = list(c.column_names) if q.properties is None else parse_names(c, q.properties, "properties", False)
     sort = parse_sortby(c, q.sortby) if q.sortby else []
     cursor, backwards = cursor_clause(c, q, sort)

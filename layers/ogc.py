@@ -43,7 +43,7 @@ from civicgrid.db import reads
 from civicgrid.db.errors import translate
 from civicgrid.errors import InvalidInput, NotFound, SetupError, UnsupportedMediaType
 from civicgrid.inputs import loads
-from civicgrid.layers import features, tiles, vendor
+from civicgrid.layers import features, feeds, tiles, vendor
 from civicgrid.layers.collections import COLLECTIONS, PROVIDER, Collection, pygeoapi_resources
 from civicgrid.settings import get_settings
 from civicgrid.state import app_state
@@ -329,7 +329,7 @@ async def items(request: Request) -> Response:
         raise translate(exc, field="filter") from exc
     crs = features.CRS_URIS[plan.srid]
     headers = {"Content-Crs": f"<{crs}>", "Link": features.link_header(links)}
-    return Response(body, media_type=GEOJSON, headers=headers)
+    return feeds.conditional(request, body, GEOJSON, headers)
 
 
 async def item(request: Request) -> Response:
@@ -581,6 +581,7 @@ def mount(routes: list, state) -> None:
         Route("/collections/{collection_id}/items", items, methods=["GET", "POST"]),
         Route("/collections/{collection_id}/items/{feature_id}", item, methods=["GET", "PUT", "PATCH", "DELETE"]),
         Route("/collections/{collection_id}/queryables", queryables, methods=["GET"]),
+        *feeds.routes,
         Route("/processes/{process_id}/execution", execution, methods=["POST"]),
         Route("/", landing_page),
         Route("/collections", collections),
