@@ -27,7 +27,7 @@ from starlette.routing import Mount, Route, compile_path
 from civicgrid.db.errors import translate
 from civicgrid.errors import CivicgridError, Forbidden, PayloadTooLarge, SetupError, TooManyRequests, Unauthorized
 from civicgrid.http import error_response
-from civicgrid.security import identity, sessions
+from civicgrid.security import basic, identity, sessions
 from civicgrid.security import policy as policy_mod
 from civicgrid.security.principal import ANONYMOUS, Principal, install_context_executor, reset_principal, set_principal
 from civicgrid.state import app_state
@@ -170,9 +170,14 @@ class AccessMiddleware:
             target = f"{method} {scope['path']}" + (f" ({perm.special} of {what})" if what else "")
             if principal.is_anonymous:
                 raise _unauthorized(f"{target} needs a login or an API key")
-            why = ("the API key's scopes do not allow it" if principal.via == "key"
+            why = ("the API key's scopes do not allow it" if principal.via == "key" and principal.roles & roles
+                   else "HTTP Basic with a password only reads (write with an API key)" if principal.via == "basic"
                    and principal.roles & roles else f"the caller's roles ({principal.role_label}) do not allow it")
             raise Forbidden(f"{target}: {why}", field="role")
+        if roles is not None and perm.special and perm.special.startswith("collection.") and \
+                not self.policy.key_reaches(principal, params.get("collection_id")):
+            raise Forbidden(f"{method} {scope['path']}: the API key is limited to the collections "
+                            f"{', '.join(sorted(principal.collections))}", field="collections")
         if principal.via == "session" and method not in READ_ONLY and rule.csrf:
             sent = _header(scope, sessions.CSRF_HEADER)
             if not sent or not hmac.compare_digest(sent, principal.csrf_token or ""):
@@ -243,8 +248,12 @@ async def _authenticate(scope, pool) -> Principal:
     if auth:
         scheme, _, token = auth.partition(" ")
         if scheme.lower() == "basic":
-            # desktop GIS (QGIS 3.22 offers Basic, not Bearer): an API key as the password, any user name
-            scheme, token = "bearer", _basic_password(token)
+            # desktop GIS (QGIS 3.22 offers Basic, not Bearer): an API key as the password (any user
+            # name), else the user's own name and password, checked like a web login (basic.py)
+            username, password = _basic_credentials(token)
+            if not identity.KEY_RE.match(password.strip()):
+                return await basic.password_principal(scope, username, password, client_addr(scope))
+            scheme, token = "bearer", password
         args = identity.key_args(token) if scheme.lower() == "bearer" else None
         if scheme.lower() != "bearer" or not token.strip():
             raise _unauthorized("Authorization must be 'Bearer <API key>' (or Basic with the API key as password)")
@@ -273,12 +282,12 @@ async def _authenticate(scope, pool) -> Principal:
     return ANONYMOUS
 
 
-def _basic_password(token: str) -> str:
+def _basic_credentials(token: str) -> tuple[str, str]:
     try:
-        _, _, password = base64.b64decode(token.strip(), validate=True).decode("utf-8").partition(":")
+        username, _, password = base64.b64decode(token.strip(), validate=True).decode("utf-8").partition(":")
     except (ValueError, UnicodeDecodeError):
-        raise _unauthorized("Basic credentials must be base64 of 'user:API key'") from None
-    return password
+        raise _unauthorized("Basic credentials must be base64 of 'user:password' or 'user:API key'") from None
+    return username, password
 
 
 async def _audit(pool, *args, **kwargs) -> None:

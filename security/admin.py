@@ -52,6 +52,8 @@ class KeyIn(BaseModel):
     username: str = Field(min_length=1, max_length=40)
     scopes: list[Literal["read", "write"]] = Field(min_length=1, max_length=2)
     days: int = Field(90, ge=1, le=identity.KEY_MAX_DAYS)
+    # only these OGC API collections; null or absent: every collection the user may read
+    collections: list[Annotated[str, Field(min_length=1, max_length=60)]] | None = Field(None, min_length=1, max_length=50)
 
 
 def _jsonable(value):
@@ -159,7 +161,7 @@ async def list_keys(request: Request) -> JSONResponse:
 
 
 def _create_key(conn, body: KeyIn, **who) -> dict:
-    return identity.create_key(conn, body.username, body.scopes, body.days, **who)
+    return identity.create_key(conn, body.username, body.scopes, body.days, collections=body.collections, **who)
 
 
 async def create_key(request: Request) -> JSONResponse:

@@ -143,13 +143,17 @@ def key():
 @click.option("--scope", "scopes", multiple=True, required=True,
               help="read (GET) or write (every method); repeat for both")
 @click.option("--days", type=int, default=90, show_default=True, help="days until the key expires")
-def key_create(username, scopes, days):
+@click.option("--collections", help="only these OGC API collections, comma-separated (default: every one "
+                                    "the user may read), e.g. unit-grids,pois")
+def key_create(username, scopes, days, collections):
     """Create a key for USERNAME and print it once."""
     from civicgrid.security.identity import create_key
 
     with _tx() as conn:
-        created = create_key(conn, username, scopes, days)
-    click.echo(f"key {created['prefix']} for {username}, scopes {', '.join(created['scopes'])}, "
+        created = create_key(conn, username, scopes, days,
+                             collections=collections.split(",") if collections is not None else None)
+    limited = f", collections {', '.join(created['collections'])}" if created["collections"] else ""
+    click.echo(f"key {created['prefix']} for {username}, scopes {', '.join(created['scopes'])}{limited}, "
                f"expires {created['expires_at']:%Y-%m-%d %H:%M %Z}")
     click.echo(f"token (shown once): {created['token']}")
 
@@ -173,8 +177,8 @@ def key_list(username):
 
     with _tx() as conn:
         rows = list_keys(conn, username)
-    click.echo(f"{'prefix':<9} {'user':<28} {'scopes':<30} {'expires':<17} {'last used':<17} status")
+    click.echo(f"{'prefix':<9} {'user':<28} {'scopes':<30} {'expires':<17} {'last used':<17} {'status':<14} collections")
     for r in rows:
         last = f"{r['last_used_at']:%Y-%m-%d %H:%M}" if r["last_used_at"] else "-"
         click.echo(f"{r['prefix']:<9} {r['username']:<28} {','.join(r['scopes']):<30} "
-                   f"{r['expires_at']:%Y-%m-%d %H:%M} {last:<17} {r['status']}")
+                   f"{r['expires_at']:%Y-%m-%d %H:%M} {last:<17} {r['status']:<14} {','.join(r['collections'] or ['(all)'])}")

@@ -222,13 +222,16 @@ def list_users(conn) -> list[dict]:
         "GROUP BY u.id, o.code ORDER BY u.username").fetchall()
 
 
-def verify_password(conn, username: str, password: str, *, client_addr: str | None = None) -> dict | None:
+def verify_password(conn, username: str, password: str, *, client_addr: str | None = None,
+                    via: str | None = None) -> dict | None:
     """Check a login (登录). Returns {id, username, roles, department_code, officer_id} or None.
 
     Failures count up; the MAX_FAILED_LOGINS-th in a row locks the account for LOCKOUT, during
     which even the right password is refused. Success resets the count and upgrades an old hash.
-    Every attempt is audited. The caller must commit even when None comes back (the counter).
+    Every attempt is audited (`via` noted in the detail, e.g. 'basic' for HTTP Basic). The caller
+    must commit even when None comes back (the counter).
     """
+    tag = {"via": via} if via else {}
     if not isinstance(username, str) or not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
         return None
     user = conn.execute("SELECT * FROM app_user WHERE username = %s FOR UPDATE", [username]).fetchone()
@@ -238,15 +241,15 @@ def verify_password(conn, username: str, password: str, *, client_addr: str | No
             _hasher.verify(_DUMMY_HASH, password)
         except VerificationError:
             pass
-        audit(conn, username[:80], None, "login.failure", target, client_addr, {"reason": "unknown user"})
+        audit(conn, username[:80], None, "login.failure", target, client_addr, {"reason": "unknown user", **tag})
         return None
     now = conn.execute("SELECT now() AS now").fetchone()["now"]
     if user["disabled"]:
-        audit(conn, username, None, "login.failure", target, client_addr, {"reason": "disabled"})
+        audit(conn, username, None, "login.failure", target, client_addr, {"reason": "disabled", **tag})
         return None
     if user["locked_until"] and user["locked_until"] > now:
         audit(conn, username, None, "login.failure", target, client_addr,
-              {"reason": "locked", "locked_until": user["locked_until"].isoformat()})
+              {"reason": "locked", "locked_until": user["locked_until"].isoformat(), **tag})
         return None
     try:
         _hasher.verify(user["password_hash"], password)
@@ -256,14 +259,14 @@ def verify_password(conn, username: str, password: str, *, client_addr: str | No
         conn.execute("UPDATE app_user SET failed_logins = %s, locked_until = %s WHERE id = %s",
                      [0 if locked_until else failed, locked_until, user["id"]])
         audit(conn, username, None, "login.failure", target, client_addr,
-              {"reason": "wrong password", "failed_logins": failed,
+              {"reason": "wrong password", "failed_logins": failed, **tag,
                **({"locked_until": locked_until.isoformat()} if locked_until else {})})
         return None
     new_hash = _hasher.hash(password) if _hasher.check_needs_rehash(user["password_hash"]) else user["password_hash"]
     conn.execute("UPDATE app_user SET failed_logins = 0, locked_until = NULL, password_hash = %s WHERE id = %s",
                  [new_hash, user["id"]])
     roles = _roles_of(conn, user["id"])
-    audit(conn, username, roles[0] if len(roles) == 1 else ",".join(roles), "login.success", target, client_addr)
+    audit(conn, username, roles[0] if len(roles) == 1 else ",".join(roles), "login.success", target, client_addr, tag)
     return {"id": user["id"], "username": username, "roles": roles,
             "department_code": user["department_code"], "officer_id": user["officer_id"]}
 
@@ -286,10 +289,28 @@ def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(conn, username: str, scopes, days: int, *, actor: str = "cli", actor_role: str | None = "admin",
-               client_addr: str | None = None) -> dict:
-    """A new API key. The returned `token` (cg_<prefix>_<secret>) is shown once and never stored."""
+def _check_collections(collections) -> list[str] | None:
+    """None (every collection) or the ids of collections under `collections` in security/access.yml."""
+    if collections is None:
+        return None
+    from civicgrid.security import policy
+
+    known = policy.load().collections
+    wanted = list(dict.fromkeys(c.strip() for c in collections if c.strip()))
+    if not wanted:
+        raise InvalidInput("give at least one collection, or none at all for every collection", field="collections")
+    for cid in wanted:
+        if cid not in known:
+            raise InvalidInput(f"collection {cid!r} is not one of {', '.join(known)}", field="collections")
+    return wanted
+
+
+def create_key(conn, username: str, scopes, days: int, *, collections=None, actor: str = "cli",
+               actor_role: str | None = "admin", client_addr: str | None = None) -> dict:
+    """A new API key. The returned `token` (cg_<prefix>_<secret>) is shown once and never stored.
+    `collections` limits it to those OGC API collections (None: every one its user may use)."""
     user = _user_row(conn, username)
+    collections = _check_collections(collections)
     scopes = list(dict.fromkeys(scopes))
     if not scopes:
         raise InvalidInput("give at least one scope", field="scope")
@@ -306,18 +327,18 @@ def create_key(conn, username: str, scopes, days: int, *, actor: str = "cli", ac
         try:
             with conn.transaction():
                 row = conn.execute(
-                    "INSERT INTO api_key (prefix, key_hash, user_id, scopes, expires_at) "
-                    "VALUES (%s, %s, %s, %s, now() + make_interval(days => %s)) RETURNING id, expires_at",
-                    [prefix, secret_hash(secret), user["id"], scopes, days]).fetchone()
+                    "INSERT INTO api_key (prefix, key_hash, user_id, scopes, collections, expires_at) "
+                    "VALUES (%s, %s, %s, %s, %s, now() + make_interval(days => %s)) RETURNING id, expires_at",
+                    [prefix, secret_hash(secret), user["id"], scopes, collections, days]).fetchone()
             break
         except psycopg.errors.UniqueViolation:
             continue
     else:
         raise Conflict("could not draw a free key prefix; try again")
     audit(conn, actor, actor_role, "key.create", f"key:{prefix}", client_addr,
-          {"user": username, "scopes": scopes, "expires_at": row["expires_at"].isoformat()})
+          {"user": username, "scopes": scopes, "collections": collections, "expires_at": row["expires_at"].isoformat()})
     return {"prefix": prefix, "token": f"{KEY_TOKEN_PREFIX}_{prefix}_{secret}", "user": username,
-            "scopes": scopes, "expires_at": row["expires_at"]}
+            "scopes": scopes, "collections": collections, "expires_at": row["expires_at"]}
 
 
 def revoke_key(conn, prefix: str, *, actor: str = "cli", actor_role: str | None = "admin",
@@ -335,7 +356,7 @@ def revoke_key(conn, prefix: str, *, actor: str = "cli", actor_role: str | None 
 
 def list_keys(conn, username: str | None = None) -> list[dict]:
     return conn.execute(
-        "SELECT k.prefix, u.username, k.scopes, k.created_at, k.expires_at, k.revoked_at, k.last_used_at, "
+        "SELECT k.prefix, u.username, k.scopes, k.collections, k.created_at, k.expires_at, k.revoked_at, k.last_used_at, "
         "       CASE WHEN k.revoked_at IS NOT NULL THEN 'revoked' WHEN k.expires_at <= now() THEN 'expired' "
         "            WHEN u.disabled THEN 'user disabled' ELSE 'active' END AS status "
         "FROM api_key k JOIN app_user u ON u.id = k.user_id "
@@ -361,7 +382,7 @@ def authenticate_key(conn, token: str) -> dict | None:
     if row is None:
         return None
     return {"id": row["user_id"], "username": row["username"], "roles": list(row["roles"]),
-            "scopes": list(row["scopes"]), "department_code": row["department_code"],
+            "scopes": list(row["scopes"]), "collections": row["collections"], "department_code": row["department_code"],
             "officer_id": row["officer_id"], "key": args[0]}
 
 

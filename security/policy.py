@@ -79,15 +79,21 @@ class Policy:
     def allows(self, principal: Principal, roles: frozenset[str], method: str) -> bool:
         if principal.is_system:
             return True
-        if principal.via == "key":
+        if principal.via in ("key", "basic"):     # basic: HTTP Basic with a password reads only
             scopes = principal.scopes
             if "write" not in scopes and not (method in SAFE_METHODS and "read" in scopes):
                 return False
         return bool(principal.roles & roles)
 
+    @staticmethod
+    def key_reaches(principal: Principal, collection_id: str | None) -> bool:
+        """An API key limited to some collections (`api_key.collections`) reaches only those."""
+        return principal.collections is None or collection_id in principal.collections
+
     def can_read_collection(self, principal: Principal, collection_id: str) -> bool:
         coll = self.collections.get(collection_id)
-        return coll is not None and self.allows(principal, coll["read"], "GET")
+        return coll is not None and self.key_reaches(principal, collection_id) and \
+            self.allows(principal, coll["read"], "GET")
 
     def can_run_process(self, principal: Principal, process_id: str) -> bool:
         roles = self.processes.get(process_id)
@@ -95,13 +101,17 @@ class Policy:
 
     def can_write_collection(self, principal: Principal, collection_id: str) -> bool:
         coll = self.collections.get(collection_id)
-        return coll is not None and self.allows(principal, coll["write"], "POST")
+        return coll is not None and self.key_reaches(principal, collection_id) and \
+            self.allows(principal, coll["write"], "POST")
 
     def can_use_route(self, principal: Principal, method: str, template: str, params: dict | None = None) -> bool:
         perm = self.permission(template, method)
         if perm is None:
             return False
         roles = self.roles_for(perm, params or {})
+        if perm.special and perm.special.startswith("collection.") and \
+                not self.key_reaches(principal, (params or {}).get("collection_id")):
+            return False
         return roles is not None and self.allows(principal, roles, method)
 
     def grants(self, principal: Principal, need: Need) -> bool:

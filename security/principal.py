@@ -21,9 +21,11 @@ class Principal:
     department_code: str | None = None      # department handlers' department (专业部门)
     officer_id: int | None = None           # grid officers' officer row (网格员)
     officer_code: str | None = None
-    via: str = "anonymous"                  # 'anonymous' | 'session' | 'key' | 'system'
+    via: str = "anonymous"                  # 'anonymous' | 'session' | 'key' | 'basic' | 'system'
     scopes: frozenset[str] = field(default_factory=frozenset)
     key: str | None = None                  # API key prefix when via == 'key'
+    # the OGC API collections an API key is limited to (None: all its user's roles may read or write)
+    collections: frozenset[str] | None = None
     csrf_token: str | None = None           # the session's CSRF token when via == 'session'
 
     @property

@@ -64,6 +64,17 @@ def session_principal(row: dict | None) -> Principal | None:
     return _principal({**row, "id": row["user_id"]}, row["roles"], "session", csrf_token=row["csrf_token"])
 
 
+def basic_principal(conn, username: str, password: str, client_addr: str | None) -> Principal | None:
+    """HTTP Basic with a user name and password (desktop QGIS 3.22 offers Basic, not Bearer): the same
+    check, lock-out and audit as a web login (identity.verify_password), no session row. The principal
+    only reads (scope `read`): a browser that once sent Basic credentials sends them again by itself,
+    so a write by them could be forged by another site (no CSRF token); editors use an API key."""
+    user = identity.verify_password(conn, username, password, client_addr=client_addr, via="basic")
+    if user is None:
+        return None
+    return _principal(_row(conn, user), user["roles"], "basic", scopes=frozenset({"read"}))
+
+
 def logout(conn, token: str) -> bool:
     return conn.execute("DELETE FROM app_session WHERE token_hash = %s", [identity.secret_hash(token or "")]).rowcount > 0
 
@@ -71,4 +82,6 @@ def logout(conn, token: str) -> bool:
 def key_principal(row: dict | None, prefix: str) -> Principal | None:
     if row is None:
         return None
-    return _principal({**row, "id": row["user_id"]}, row["roles"], "key", scopes=frozenset(row["scopes"]), key=prefix)
+    limited = row.get("collections")
+    return _principal({**row, "id": row["user_id"]}, row["roles"], "key", scopes=frozenset(row["scopes"]), key=prefix,
+                      collections=frozenset(limited) if limited is not None else None)

@@ -1,0 +1,35 @@
+-- API keys scoped to chosen collections (issue 16 item 3: per-consumer keys of the district's feeds).
+-- `collections` NULL: the key reaches every collection its user's roles may (as before); a list: only
+-- those OGC API collections (items, features, changes, tiles, metadata) — the access layer
+-- (security/access.py) refuses the others with 403, and /ogc/collections lists only them.
+-- auth_key returns the list beside the scopes (the same one round trip per request).
+-- depends: 0606_auth_functions
+
+ALTER TABLE api_key ADD COLUMN collections text[] CHECK (collections IS NULL OR cardinality(collections) >= 1);
+
+DROP FUNCTION auth_key(text, text);
+CREATE FUNCTION auth_key(p_prefix text, p_hash text)
+RETURNS TABLE (user_id integer, username text, roles text[], scopes text[], department_code text,
+               officer_id integer, officer_code text, audit_due boolean, collections text[])
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH k AS (
+        SELECT k.id, k.scopes, k.collections, k.last_used_at, u.id AS user_id, u.username, u.department_code,
+               u.officer_id
+        FROM api_key k JOIN app_user u ON u.id = k.user_id
+        WHERE k.prefix = p_prefix AND k.key_hash = p_hash
+          AND k.revoked_at IS NULL AND k.expires_at > now() AND NOT u.disabled
+    ), touched AS (
+        UPDATE api_key a SET last_used_at = now() FROM k
+        WHERE a.id = k.id AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute')
+    )
+    SELECT k.user_id, k.username,
+           ARRAY(SELECT r.role_code FROM app_user_role r WHERE r.user_id = k.user_id ORDER BY 1),
+           k.scopes, k.department_code, k.officer_id,
+           (SELECT o.code FROM officer o WHERE o.id = k.officer_id),
+           k.last_used_at IS NULL OR k.last_used_at < now() - interval '10 minutes',
+           k.collections
+    FROM k;
+END $$;
