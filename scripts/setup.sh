@@ -14,7 +14,8 @@ die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
 # ------------------------------------------------------------------ Debian packages
 apt_packages=(postgresql-15 postgresql-15-postgis-3 postgresql-contrib gdal-bin fonts-wqy-microhei pgbackrest)
 command -v node >/dev/null && command -v npm >/dev/null || apt_packages+=(nodejs npm)
-if [ "$mode" = test ]; then apt_packages+=(chromium poppler-utils); fi
+# python3-qgis: tests/test_feeds.py runs desktop QGIS 3.22 (headless) against the OGC API
+if [ "$mode" = test ]; then apt_packages+=(chromium poppler-utils python3-qgis); fi
 if [ "$mode" = bench ]; then apt_packages+=(wrk); fi
 
 missing=()

@@ -1,8 +1,9 @@
 """Browser tests of the manage pages: 督办中心 (催办/督办 from the overdue list land on the case's
 timeline and in the department's queue; the department board's numbers list their cases), 领导驾驶舱
 (every number equals the API's and drills down to that many cases) and the admin pages (a user and a
-key created and revoked in the page: the key then gets 401, the disabled user cannot log in until
-启用 on a phone, where the users are cards; a non-admin sees no 管理 menu and gets 403)."""
+key limited to one layer created and revoked in the page: the key reads that layer only, then gets
+401; the disabled user cannot log in until 启用 on a phone, where the users are cards; a non-admin sees
+no 管理 menu and gets 403)."""
 from __future__ import annotations
 
 import secrets
@@ -157,12 +158,20 @@ def test_admin_pages_create_and_revoke_a_user_and_a_key(browser_page, live_serve
     page.click("[data-testid=key-add]")
     page.click("[data-testid=key-user]")
     page.click(f".el-select-dropdown__item:has-text('{name}')")
+    # 图层: limited to 兴趣点 (pois) — the other layers answer 403, its other routes stay
+    page.click("[data-testid=key-limited] .el-radio:has-text('仅限所选图层')")
+    page.click("[data-testid=key-collections]")
+    page.click(".el-select-dropdown__item:visible:has-text('兴趣点')")
+    page.keyboard.press("Escape")
     page.click("[data-testid=key-save]")
     token = page.wait_for_selector(field("secret-value")).input_value()
     page.click("[data-testid=secret-close]")
     bearer = {"Authorization": f"Bearer {token}"}
     assert httpx.get(f"{live_server}/api/cases?limit=1", headers=bearer).status_code == 200
+    assert httpx.get(f"{live_server}/ogc/collections/pois/items?limit=1", headers=bearer).status_code == 200
+    assert httpx.get(f"{live_server}/ogc/collections/unit-grids/items?limit=1", headers=bearer).status_code == 403
     prefix = token.split("_")[1]
+    page.wait_for_selector(f"[data-key-layers='{prefix}']:has-text('兴趣点')")
     page.click(f"[data-revoke='{prefix}']")
     page.click(".el-message-box .el-button--primary")
     page.wait_for_selector(f"[data-key-status='{prefix}']:has-text('已吊销')")
