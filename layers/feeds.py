@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import timezone
 from urllib.parse import urlencode
 
 import psycopg
@@ -108,7 +109,8 @@ class ChangesQuery(BaseModel):
 
 
 def _iso(value) -> str:
-    return value.isoformat().replace("+00:00", "Z")
+    """UTC with a Z, like timeStamp, whatever the session's time zone (the town's is +08:00)."""
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 async def changes(request: Request) -> Response:

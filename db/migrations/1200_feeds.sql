@@ -6,8 +6,8 @@
 --   statement's transition table (set-based: a survey rollback deleting 10,000 components is one
 --   INSERT … SELECT). A key changed by an UPDATE counts as a deletion of the old key.
 -- * updated_at on every feed table: communities and the town get the column; a BEFORE UPDATE trigger
---   sets it to now() on each of them, so a change made outside the application (psql, a script)
---   cannot escape the feed either. now() is the transaction's start: see feed_watermark().
+--   moves it to at least now() on each of them, so a change made outside the application (psql, a
+--   script) cannot escape the feed either. now() is the transaction's start: see feed_watermark().
 -- * feed_watermark(): the time a client should pass as its next `since`. A change commits after its
 --   updated_at (the transaction's start), so "since the time of my last request" would miss a write
 --   that was in flight then; the oldest running transaction's start is safe.
@@ -37,9 +37,11 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- never earlier than the transaction's start (what the watermark relies on); a later time the
+-- application gave (the case engine's clock) is kept
 CREATE FUNCTION cg_touch_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    NEW.updated_at := now();
+    NEW.updated_at := greatest(NEW.updated_at, now());
     RETURN NEW;
 END $$;
 
