@@ -41,8 +41,12 @@ from civicgrid.layers.collections import Collection
 from civicgrid.state import app_state
 
 UPDATED = "updated_at"
-# views whose deletions are those of the table under them
-TOMBSTONE_SOURCE = {"ogc_cases": "cases"}
+# views whose deletions are those of the table under them. The components by geometry kind get every
+# deleted component's id (deleting an id one never had is a no-op for a client); a component whose
+# geometry changes kind leaves one of those views without a tombstone there — sync urban-components
+# itself to see that.
+TOMBSTONE_SOURCE = {"ogc_cases": "cases", "ogc_component_points": "component", "ogc_component_lines": "component",
+                    "ogc_component_polygons": "component"}
 CHANGES_DEFAULT_LIMIT = 1000
 CHANGES_MAX_LIMIT = 10_000
 
