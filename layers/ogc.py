@@ -491,9 +491,22 @@ async def landing_page(request: Request) -> Response:
                        lambda doc: doc.setdefault("links", []).extend(tiles.landing_links(ogc.base)))
 
 
+def _gdal36_ogcapi(request: Request) -> bool:
+    """Whether the request comes from GDAL 3.6's OGCAPI driver (Debian 12): no User-Agent and exactly
+    its Accept header. That driver follows a collection's tilesets-vector link before its items, but
+    cannot open vector tiles: its InitWithTilesAPI keeps only a raster branch after reading the tile
+    matrix set (the vector tile layer's constructor has no caller in libgdal 3.6.2), so it opened
+    nothing. Without the link it reads the collection's items, as `-oo API=ITEMS` does."""
+    headers = request.headers
+    return "user-agent" not in headers and headers.get("accept") == "application/geo+json, application/json"
+
+
 async def collections(request: Request) -> Response:
-    """pygeoapi's collection list or one collection, with each tiled collection's tilesets link."""
+    """pygeoapi's collection list or one collection, with each tiled collection's tilesets link
+    (not for GDAL 3.6's OGCAPI driver, see `_gdal36_ogcapi`)."""
     ogc = app_state(request).ogc
+    if _gdal36_ogcapi(request):
+        return await ogc.pygeoapi.collections(request)
 
     def add(doc: dict) -> None:
         for c in doc.get("collections", [doc]):

@@ -146,6 +146,22 @@ def test_ogrinfo_fetches_one_feature_by_id(sample_server):
     assert f"items?f=json/{fid}" in run.stderr
 
 
+def test_ogcapi_driver_opens_a_tiled_collection_by_its_items(sample_server):
+    """GDAL 3.6's OGCAPI driver cannot read vector tiles (layers/README.md): it is not shown the tilesets
+    link, so `OGCAPI:` with the default API opens the tiled collection's items instead of nothing."""
+    url, base = sample_server
+    collection = f"OGCAPI:{base}/ogc/collections/unit-grids"
+    run = subprocess.run(["ogrinfo", "-ro", "-so", collection, "unit-grids"], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    with psycopg.connect(url) as conn:
+        count = conn.execute("SELECT count(*) FROM unit_grid").fetchone()[0]
+    assert f"Feature Count: {count}" in run.stdout and count > 0, run.stdout
+    run = subprocess.run(["ogrinfo", "-ro", "-oo", "API=TILES", collection], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode != 0 and "API TILES requested, but not available" in run.stderr
+
+
 def test_owslib_reads_features_queryables_and_filters(sample_server):
     from owslib.ogcapi.features import Features
 
