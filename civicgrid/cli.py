@@ -285,15 +285,21 @@ def serve(host, port, workers):
 
     from civicgrid.ops import configure_logging
 
+    # the options stand for CIVICGRID_HOST/PORT everywhere, also in the links the app writes
+    # (public_url) and in the worker processes, which read the environment again
+    for name, value in (("CIVICGRID_HOST", host), ("CIVICGRID_PORT", port)):
+        if value is not None:
+            os.environ[name] = str(value)
+    get_settings.cache_clear()
     settings = get_settings()
-    port = port or settings.port
+    port = settings.port
     if workers > 1:
         # the workers' request metrics in shared files, summed when /metrics is scraped
         folder = settings.data_dir / "run" / f"metrics-{port}"
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
-    uvicorn.run("civicgrid.app:create_app", factory=True, host=host or settings.host, port=port, workers=workers,
+    uvicorn.run("civicgrid.app:create_app", factory=True, host=settings.host, port=port, workers=workers,
                 log_config=configure_logging(settings.log_format), access_log=False,
                 timeout_graceful_shutdown=settings.shutdown_grace or None)
 

@@ -55,7 +55,8 @@ def start_server(url: str, env_extra: dict | None = None, workers: int = 1,
     import httpx
 
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "CIVICGRID_PORT": str(port), **(env_extra or {})}
+    # the port only by --port, as a person types it: the links the server writes must follow it
+    env = {**{k: v for k, v in os.environ.items() if k != "CIVICGRID_PORT"}, "DATABASE_URL": url, **(env_extra or {})}
     # the server's output goes to a file: a pipe nobody reads fills up and stalls the server
     log = tempfile.NamedTemporaryFile(prefix=f"civicgrid-serve-{port}-", suffix=".log", delete=False)
     proc = subprocess.Popen([sys.executable, "-m", "civicgrid.cli", "serve", "--port", str(port),
