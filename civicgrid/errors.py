@@ -15,7 +15,9 @@ class CivicgridError(Exception):
         self.headers = headers or {}
 
     def to_json(self) -> dict:
-        body = {"code": self.code, "description": self.message}
+        # `type` repeats the code: OGC API - Processes' exception schema (RFC 7807) requires it, and
+        # pygeoapi's own errors carry it too, so /ogc answers one shape whoever raised the error
+        body = {"code": self.code, "type": self.code, "description": self.message}
         if self.field:
             body["field"] = self.field
         return body

@@ -19,7 +19,8 @@ from starlette.routing import Mount, Route
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["code", "description"],
-    "properties": {"code": {"type": "string"}, "description": {"type": "string"}, "field": {"type": "string"}},
+    "properties": {"code": {"type": "string"}, "type": {"type": "string"}, "description": {"type": "string"},
+                   "field": {"type": "string"}},
 }
 _PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::([a-z]+))?}")
 _TYPES = {"int": {"type": "integer"}, "float": {"type": "number"}, "path": {"type": "string"}}

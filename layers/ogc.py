@@ -42,7 +42,7 @@ from starlette.routing import Mount, Route
 from civicgrid.db import reads
 from civicgrid.db.errors import translate
 from civicgrid.errors import InvalidInput, NotFound, SetupError, UnsupportedMediaType
-from civicgrid.inputs import loads
+from civicgrid.inputs import loads, parse_model
 from civicgrid.layers import features, feeds, tiles, vendor
 from civicgrid.layers.collections import COLLECTIONS, PROVIDER, Collection, pygeoapi_resources
 from civicgrid.settings import get_settings
@@ -219,9 +219,12 @@ def write_pygeoapi_files(cfg: dict) -> tuple[Path, Path]:
     atexit.register(shutil.rmtree, folder, True)
     cfg_path = folder / "pygeoapi-config.yml"
     cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    from civicgrid.layers.ogcschemas import self_contained
+
     openapi = generate_openapi_document(cfg_path, OAPIFormat(root="json"), fail_on_invalid_collection=False)
+    doc = self_contained(json.loads(openapi) if isinstance(openapi, str) else openapi)
     api_path = folder / "openapi.json"
-    api_path.write_text(openapi if isinstance(openapi, str) else json.dumps(openapi), encoding="utf-8")
+    api_path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     return cfg_path, api_path
 
 
@@ -370,6 +373,23 @@ def _prefer(request: Request) -> tuple[list[str], str | None]:
     return modes, returns
 
 
+class SubscriberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    successUri: str = Field(min_length=1, max_length=2000)
+    inProgressUri: str | None = Field(None, max_length=2000)
+    failedUri: str | None = Field(None, max_length=2000)
+
+
+class ExecuteRequest(BaseModel):
+    """An execution request's members besides `inputs` (OGC API - Processes - Part 1, execute.yaml)."""
+
+    model_config = ConfigDict(extra="allow")
+    inputs: dict | None = None
+    outputs: dict[str, dict] | None = Field(None, max_length=20)
+    response: Literal["raw", "document"] | None = None
+    subscriber: SubscriberIn | None = None
+
+
 async def execution(request: Request) -> Response:
     """A process execution request is a JSON object (`{"inputs": {...}}`): checked here, within the
     JSON limits, before pygeoapi reads it (it would fail on `[null,null]`, `true` or `"x"`).
@@ -393,6 +413,7 @@ async def execution(request: Request) -> Response:
             raise InvalidInput("inputs must be a JSON object (name: value)", field="inputs")
         if doc.get("response") is not None and doc["response"] not in ("raw", "document"):
             raise InvalidInput(f"response must be 'raw' or 'document', got {doc['response']!r}", field="response")
+        parse_model(ExecuteRequest, doc)   # outputs, response, subscriber: pygeoapi would fail on wrong types
         if doc.get("response") is None and returns:
             doc["response"] = returns
             request._body = json.dumps(doc, ensure_ascii=False).encode("utf-8")

@@ -295,7 +295,8 @@ def _fix_pygeoapi_jobs_api() -> None:
     """Two fixes to pygeoapi 0.24's jobs API (both looked up on the module at call time):
 
     - its DELETE /jobs/{id} returns no headers, and its Starlette adapter then fails with KeyError
-      'Content-Type' (a 500 after the job was in fact deleted): give the answer its JSON type;
+      'Content-Type' (a 500 after the job was in fact deleted): give the answer its JSON type, and
+      the status info the `type` ("process") Processes Part 1 requires;
     - its GET /jobs sorts by `started`, which fails on jobs not started yet (`_jobs_sorted`)."""
     import pygeoapi.api.processes as api_processes
 
@@ -308,6 +309,10 @@ def _fix_pygeoapi_jobs_api() -> None:
         headers, status, content = original(api, request, job_id)
         if "Content-Type" not in (headers or {}):
             headers = {**(headers or {}), "Content-Type": "application/json"}
+        if status == 200 and isinstance(content, str) and '"jobID"' in content:
+            doc = json.loads(content)   # the job's status info, which Processes Part 1 types
+            if isinstance(doc, dict) and "type" not in doc:
+                content = json.dumps({"type": "process", **doc}, ensure_ascii=False)
         return headers, status, content
 
     delete_job.civicgrid_fixed = True

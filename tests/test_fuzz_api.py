@@ -168,3 +168,35 @@ def test_hostile_requests_get_4xx_never_5xx(fuzz_server):
                 failures.append(f"{label} took {took:.1f} s")
     assert count > 400, count
     assert not failures, "\n".join(failures[:40]) + f"\n({len(failures)} of {count})"
+
+
+# ---------------------------------------------------------------- /ogc
+OGC_SCHEMATHESIS_TIMEOUT_S = 180
+
+
+def test_ogc_openapi_is_self_contained(fuzz_server):
+    """No `$ref` of /ogc/openapi leaves the document (the OGC schemas are copied, layers/schemas)."""
+    from civicgrid.layers.ogcschemas import remote_refs
+
+    url, base = fuzz_server
+    doc = httpx.get(base + "/ogc/openapi?f=json", headers=Credentials(url).headers("admin")).json()
+    assert doc["paths"]["/processes"] and doc["paths"]["/collections/pois/items"]
+    assert remote_refs(doc) == []
+    schemas = doc["components"]["schemas"]
+    assert {"featureCollectionGeoJSON", "landingPage", "exception", "processesStatusInfo"} <= set(schemas)
+
+
+def test_schemathesis_over_ogc_finds_no_server_error_and_no_schema_violation(fuzz_server, tmp_path):
+    """A bounded run over every /ogc operation with an admin key: 0 responses 5xx, 0 responses that
+    violate the document's schemas."""
+    url, base = fuzz_server
+    token = Credentials(url).token("admin")
+    cli = Path(sys.executable).with_name("schemathesis")
+    run = subprocess.run([str(cli), "run", f"{base}/ogc/openapi?f=json", "--url", f"{base}/ogc",
+                          "--checks", "not_a_server_error,response_schema_conformance",
+                          "--phases", "examples,fuzzing", "--max-examples", "2", "--seed", "1",
+                          "--request-timeout", "20", "--no-color", "--header", f"Authorization: Bearer {token}"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=OGC_SCHEMATHESIS_TIMEOUT_S)
+    tail = (run.stdout + run.stderr)[-6000:]
+    assert run.returncode == 0, tail
+    assert " passed" in tail and "failed" not in tail.split("Test cases:")[-1], tail
