@@ -12,6 +12,7 @@ What lives here
                    and the step times (yellow and red marks) intake and transitions both use.
 - `cache.py`       what the app state keeps for this part: compiled workflows, the code catalog, the calendar.
 - `attachments.py` photos stored content-addressed (sha256) with their type checked by content.
+- `suggest.py`     what the intake page asks before a report is sent: duplicate suggestions, cameras.
 - `views.py`       department queues, officer tasks, timelines, the leaders' overview, the overdue list.
 - `worker.py`      the timer worker (table-driven, FOR UPDATE SKIP LOCKED), `civicgrid cases worker`.
 - `api.py`         HTTP routes under /api (and the timer worker's `lifespan`); `open311.py` GeoReport v2;

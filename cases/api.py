@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from civicgrid.cases import attachments, catalog, engine, forms, inbox, intake, open311, views
+from civicgrid.cases import attachments, catalog, engine, forms, inbox, intake, open311, suggest, views
 from civicgrid.cases import query as case_query
 from civicgrid.cases import workflow as wfmod
 from civicgrid.cases.roles import Actor, current_actor
@@ -171,6 +171,16 @@ async def list_cases(request: Request) -> JSONResponse:
     rows, total = await _run(_with_conn, state, views.list_cases, actor, state.cases, found.where(), found.params,
                              found.order, limit, offset)
     return JSONResponse({"cases": rows, "count": len(rows), "total": total, "offset": offset})
+
+
+async def duplicate_suggestions(request: Request) -> JSONResponse:
+    """疑似重复 of a report being typed on the intake page (cases/suggest.py), under the caller's row rules."""
+    state = app_state(request)
+    return JSONResponse(await _run(_with_conn, state, suggest.duplicates, request.query_params, state.cases))
+
+
+async def list_cameras(request: Request) -> JSONResponse:
+    return JSONResponse({"items": await _run(_with_conn, app_state(request), suggest.cameras)})
 
 
 async def catalog_tree(request: Request) -> JSONResponse:
@@ -371,6 +381,8 @@ routes = [
     Route("/cases", create_case, methods=["POST"]),
     Route("/cases", list_cases, methods=["GET"]),
     Route("/cases/overdue", overdue, methods=["GET"]),
+    Route("/cases/duplicates", duplicate_suggestions, methods=["GET"]),
+    Route("/cameras", list_cameras, methods=["GET"]),
     Route("/inbox", get_inbox, methods=["GET"]),
     Route("/catalog", catalog_tree, methods=["GET"]),
     Route("/cases/overview", overview, methods=["GET"]),

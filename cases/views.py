@@ -76,7 +76,7 @@ def case_detail(conn, case_id: int, actor: Actor, cache: CasesCache, with_timeli
 
 
 def timeline(conn, case_id: int) -> list[dict]:
-    rows = conn.execute(load_sql(PACKAGE, "timeline.sql"), [case_id]).fetchall()
+    rows = conn.execute(load_sql(PACKAGE, "timeline.sql"), {"id": case_id}).fetchall()
     if not rows and not conn.execute("SELECT 1 FROM cases WHERE id = %s", [case_id]).fetchone():
         raise NotFound(f"case {case_id} not found", field="id")
     return [jsonable(r) for r in rows]

@@ -32,6 +32,7 @@ def _models() -> dict[tuple[str, str], dict[str, type[BaseModel]]]:
     from civicgrid.cases.api import RuleIn
     from civicgrid.cases.engine import ActionIn
     from civicgrid.cases.intake import IntakeIn
+    from civicgrid.cases.suggest import DuplicatesQuery
     from civicgrid.evaluation import api as evaluation
     from civicgrid.exchange.api import ResendIn
     from civicgrid.exchange.inbound import InboundIn
@@ -45,6 +46,7 @@ def _models() -> dict[tuple[str, str], dict[str, type[BaseModel]]]:
 
     return {
         ("POST", "/cases"): {"body": IntakeIn},
+        ("GET", "/cases/duplicates"): {"query": DuplicatesQuery},
         ("POST", "/cases/{id}/actions/{action}"): {"body": ActionIn},
         ("POST", "/workflow-rules"): {"body": RuleIn},
         ("POST", "/auth/login"): {"body": LoginIn},

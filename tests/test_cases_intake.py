@@ -215,3 +215,64 @@ def test_photos_by_content_and_size(cases_client):
     webp = b"RIFF\x10\x00\x00\x00WEBPVP8 " + b"\0" * 20
     r = c.post("/api/attachments", files={"file": ("a.png", webp, "image/png")}, headers=cases_client.headers("grid_officer"))
     assert r.status_code == 201 and r.json()["media_type"] == "image/webp"
+
+
+def test_duplicate_suggestions_before_sending_and_the_merge_on_the_target_timeline(cases_client):
+    """The intake page asks GET /api/cases/duplicates while a report is typed: the same candidates the
+    intake then records; 这是同一问题 merges the new report, shown on the existing case's timeline."""
+    c = cases_client.client
+    base = {"channel": "patrol", "category_code": "06010", "lat": 40.12}
+    first = post(cases_client, {**base, "lon": 116.6050, "description": "第一次上报"}, "grid_officer").json()
+    comp = post(cases_client, {"channel": "component", "component_id": H.COMPONENT_ID}, "grid_officer").json()
+
+    def suggest(role="intake_operator", **params):
+        return c.get("/api/cases/duplicates", params=params, headers=cases_client.headers(role))
+
+    near = suggest(category_code="06010", lon=116.6053, lat=40.12).json()
+    assert [(d["id"], d["reason"]) for d in near["items"]] == [(first["id"], "same_category")]
+    assert 20 < near["items"][0]["distance_m"] < 30 and near["items"][0]["lon"] == 116.605
+    assert near["items"][0]["category_name"] and near["category"]["code"] == "06010"
+    assert suggest(category_code="06010", lon=116.6070, lat=40.12).json()["items"] == []       # ≈ 170 m
+    by_component = suggest(component_id=H.COMPONENT_ID).json()
+    assert [d["reason"] for d in by_component["items"]] == ["same_component"] and by_component["items"][0]["id"] == comp["id"]
+    assert by_component["location"]["source"] == "component"
+    unlocated = suggest(category_code="06010", address="不存在的地方").json()
+    assert unlocated["location"] is None and unlocated["items"] == []
+    # no category chosen yet: only where the intake would place it
+    place_only = suggest(address="李各庄村委会东侧").json()
+    assert place_only["location"]["source"] == "poi:李各庄村委会" and place_only["items"] == [] and place_only["category"] is None
+    # the intake records the same candidates
+    second = post(cases_client, {"channel": "public", "category_code": "06010", "lon": 116.6053, "lat": 40.12,
+                                 "description": "同一处垃圾"}, "intake_operator").json()
+    assert [d["id"] for d in second["duplicates"]] == [first["id"]]
+
+    r = cases_client.act(second["id"], "merge", "intake_operator", data={"duplicate_of": first["id"]})
+    assert r.status_code == 200, r.text
+    timeline = c.get(f"/api/cases/{first['id']}/timeline", headers=cases_client.headers("shift_leader")).json()
+    assert [e["action"] for e in timeline] == ["report", "merged_in"]
+    merged = timeline[-1]
+    assert merged["seq"] is None and merged["actor_role"] == "intake_operator"
+    assert merged["data"] == {"merged_case": second["case_number"], "merged_case_id": second["id"], "description": "同一处垃圾"}
+    # the target itself is unchanged (no version bump for other people's open forms)
+    assert c.get(f"/api/cases/{first['id']}", headers=cases_client.headers("leader")).json()["version"] == 1
+
+
+def test_duplicate_suggestions_and_cameras_refuse_bad_input(cases_client):
+    c = cases_client.client
+    op = cases_client.headers("intake_operator")
+    for params, field in [({}, "category_code"), ({"category_code": "abc"}, "category_code"),
+                          ({"category_code": "06010", "lon": 116.6}, "lon"),
+                          ({"category_code": "06010", "lon": 500, "lat": 40.1}, "lon"),
+                          ({"category_code": "99999", "lon": 116.61, "lat": 40.12}, "category_code"),
+                          ({"category_code": "06010", "camera_code": "NOPE-1"}, "camera_code"),
+                          ({"category_code": "06010", "lon": 116.9, "lat": 40.3}, "lon"),
+                          ({"category_code": "06010", "limit": 1000}, "limit"),
+                          ({"category_code": "06010", "bogus": "1"}, "bogus")]:
+        r = c.get("/api/cases/duplicates", params=params, headers=op)
+        assert (r.status_code, r.json().get("field")) == (400, field), (params, r.text)
+    assert c.get("/api/cases/duplicates", params={"category_code": "06010"}).status_code == 401
+    assert c.get("/api/cases/duplicates", params={"category_code": "06010"},
+                 headers=cases_client.headers("department_handler")).status_code == 403
+    cams = c.get("/api/cameras", headers=op).json()["items"]
+    assert [(x["code"], x["lon"], x["lat"]) for x in cams] == [("CAM-001", 116.631, 40.121)]
+    assert c.get("/api/cameras", headers=cases_client.headers("grid_officer")).status_code == 403

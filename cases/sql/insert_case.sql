@@ -1,7 +1,7 @@
 -- One intake in one statement: the day's case number (the counter row stays locked until commit,
 -- so numbers are gap-free), the case, its `report` event, photos, step timers, and the duplicate
--- suggestions (same component, or same/related category within 50 m and 72 h; the new row is not
--- visible to this statement, so it never suggests itself).
+-- suggestions (db/migrations/1170_case_duplicate_candidates.sql; the new row is not visible to this
+-- statement, so it never suggests itself).
 WITH
 num AS (
     INSERT INTO case_number_counter AS c (town_code, day, last_serial) VALUES (%(town_code)s, %(day)s, 1)
@@ -40,22 +40,9 @@ tm AS (
 ),
 dups AS (
     INSERT INTO case_duplicate (case_id, candidate_id, distance_m, reason)
-    SELECT ins.id, d.id, d.dist, d.reason FROM ins, LATERAL (
-        SELECT c.id, ST_Distance(c.geom::geography, ins.geom::geography) AS dist,
-               CASE WHEN ins.component_id IS NOT NULL AND c.component_id = ins.component_id THEN 'same_component'
-                    WHEN c.category_code = ins.category_code THEN 'same_category'
-                    ELSE 'related_category' END AS reason
-        FROM cases c
-        WHERE c.reported_at >= %(now)s::timestamptz - interval '72 hours'
-          AND c.duplicate_of IS NULL
-          AND ((ins.component_id IS NOT NULL AND c.component_id = ins.component_id)
-               OR (ins.geom IS NOT NULL AND c.geom IS NOT NULL
-                   AND ST_DWithin(c.geom::geography, ins.geom::geography, 50)
-                   AND c.standard = ins.standard AND c.category_kind = ins.category_kind
-                   AND (c.category_code = ins.category_code OR c.category_code = ANY(%(related)s::text[]))))
-        ORDER BY 3, 2 NULLS LAST, c.id DESC
-        LIMIT 10
-    ) d
+    SELECT ins.id, d.id, d.distance_m, d.reason FROM ins, LATERAL case_duplicate_candidates(
+        ins.geom, ins.standard, ins.category_kind, ins.category_code, %(related)s::text[], ins.component_id,
+        %(now)s::timestamptz) d
     RETURNING candidate_id, distance_m, reason
 )
 SELECT ins.id, ins.case_number,
