@@ -24,7 +24,8 @@ POSITION_DAYS = 30
 DATA_TABLES = ("case_event", "cases", "case_number_counter", "officer_position", "component_history",
                "component", "poi", "responsibility_grid_member", "responsibility_grid", "officer",
                "department_responsibility", "department", "unit_grid", "community", "town", "demo_road",
-               "feature_history")   # the OGC part's change log of grids and POIs: stale after a reload
+               "feature_history",   # the OGC part's change log of grids and POIs: stale after a reload
+               "camera")            # seeded again from the new components and grids (视频巡查)
 
 
 def _rng(seed: int, part: int) -> np.random.Generator:
@@ -132,6 +133,8 @@ class _Loader:
             self._copy_positions(tracks)
             self.step("write positions")
             self._copy_cases(case_rows, event_rows, per_day)
+            # the video-patrol cameras: on the 监控电子眼 components, else at unit-grid centroids
+            conn.execute("SELECT cases_seed_cameras(20)")
             self.step("write cases")
         counts = {}
         for t in ("town", "community", "unit_grid", "responsibility_grid", "officer", "department",

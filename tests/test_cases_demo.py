@@ -21,7 +21,8 @@ def test_intake_and_flow_on_the_demo_town(demo_client, demo_copy):
                                JOIN responsibility_grid_member m ON m.unit_grid_code = g.code
                                JOIN responsibility_grid r ON r.code = m.responsibility_grid_code
                                ORDER BY g.code LIMIT 1 OFFSET 100""").fetchone()
-        assert conn.execute("SELECT cases_seed_cameras(5) AS n").fetchone()["n"] == 5
+        # the demo load seeds the video-patrol cameras
+        assert 0 < conn.execute("SELECT count(*) AS n FROM camera").fetchone()["n"] <= 20
         camera = conn.execute("SELECT code FROM camera ORDER BY code LIMIT 1").fetchone()["code"]
         component = conn.execute("SELECT id FROM component WHERE standard = 'GB/T 47678.5-2026' ORDER BY id LIMIT 1").fetchone()["id"]
         open_case = conn.execute("SELECT id, version FROM cases WHERE state = 'dispatched' ORDER BY id LIMIT 1").fetchone()
