@@ -1,5 +1,5 @@
 """The case loop in a real browser, by five demo users on the session's live server: a public report
-taken by the intake operator is verified by the grid officer on a phone (核实), filed by the shift
+taken by the intake operator on 受理 (/intake) is verified by the grid officer on a phone (核实), filed by the shift
 leader (立案), dispatched by the dispatcher to a department he picks instead of the suggested one
 (派遣), 催办 by the dispatcher (seen by the department), 延期 applied by the department and approved by
 the shift leader (the deadline moves), reported back with a photo (处置反馈), checked and closed by the
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser import shot
+from browser import click_case_map, open_intake, pick_category, shot
 
 from civicgrid.cases.testing import png_bytes
 from civicgrid.db import connect
@@ -90,15 +90,23 @@ def actions_offered(page) -> list[str]:
 
 
 def test_seven_step_loop_by_five_users(browser_page, loop_place, live_server):
+    # 受理 on /intake: a public report taken by phone, placed on the map, the caller's contact kept
     intake = browser_page("intake_operator")
-    token = intake.request.get("/api/auth/me").json()["csrf_token"]
-    r = intake.request.post("/api/cases", headers={"X-CSRF-Token": token}, data={
-        "channel": "public", "category_code": "06010", "lon": loop_place["lon"], "lat": loop_place["lat"],
-        "description": "路边暴露垃圾（浏览器闭环测试）", "reporter_name": "张先生", "reporter_phone": "13912345678"})
-    assert r.status == 201, r.text()
-    case = r.json()
-    cid, number = case["id"], case["case_number"]
-    assert case["state"] == "verifying"
+    open_intake(intake)
+    intake.click("[data-testid=intake-channels] [data-channel='public']")
+    click_case_map(intake, loop_place["lon"], loop_place["lat"], "[data-testid=intake-page]")
+    pick_category(intake, "[data-testid=intake-form] [data-field='category_code']", "bllj", "暴露垃圾")
+    intake.fill("[data-testid=intake-form] [data-field='description'] textarea", "路边暴露垃圾（浏览器闭环测试）")
+    intake.fill("input[data-field='reporter_name']", "张先生")
+    intake.fill("input[data-field='reporter_phone']", "13912345678")
+    intake.click("[data-testid=intake-submit]")
+    intake.wait_for_url(re.compile(r".*/cases/\d+$"), timeout=30_000)
+    intake.wait_for_function("document.body.dataset.caseReady === '1'", timeout=60_000)
+    cid = int(intake.url.rsplit("/", 1)[1])
+    case = intake.request.get(f"/api/cases/{cid}").json()
+    number = case["case_number"]
+    assert case["state"] == "verifying" and case["channel"] == "public"
+    assert number in intake.inner_text(".case-head h2")
 
     # 核实 by the grid officer on a phone: his box, the verdict from the workflow's own names
     officer = browser_page("grid_officer", viewport=PHONE)

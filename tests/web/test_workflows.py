@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import re
 
-import httpx
 import pytest
-from browser import WEB_PASSWORD, shot
+from browser import WEB_PASSWORD, api_as, shot
 from databases import copy_demo, drop_database, serving
 
 from civicgrid.db import connect
@@ -26,14 +25,6 @@ def town(web_users, pg_admin_url):
             yield url, base
     finally:
         drop_database(pg_admin_url, url)
-
-
-def api_as(base, role):
-    client = httpx.Client(base_url=base, timeout=30)
-    r = client.post("/api/auth/login", json={"username": f"web.{role}", "password": WEB_PASSWORD})
-    assert r.status_code == 200, r.text
-    client.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-    return client
 
 
 def pick(page, item_selector, option):

@@ -9,6 +9,7 @@ export const pages = [
     {path: '/login', name: 'login', title: '登录', bare: true, component: () => import('./features/login/LoginPage.vue')},
     {path: '/report', name: 'public-report', title: '公众举报', bare: true, component: () => import('./features/public/ReportPage.vue')},
     {path: '/track/:number', name: 'public-track', title: '举报进度', bare: true, component: () => import('./features/public/TrackPage.vue')},
+    {path: '/intake', name: 'intake', title: '受理', menu: '业务', bar: true, action: 'cases.intake', component: () => import('./features/intake/IntakePage.vue')},
     {path: '/inbox', name: 'inbox', title: '待办', menu: '业务', bar: true, action: 'cases.inbox', component: () => import('./features/inbox/InboxPage.vue')},
     {path: '/patrol', name: 'patrol-report', title: '巡查上报', menu: '业务', bar: true, action: 'cases.intake.patrol', component: () => import('./features/field/PatrolReportPage.vue')},
     {path: '/cases/:id(\\d+)', name: 'case-detail', title: '案件详情', component: () => import('./features/cases/CaseDetailPage.vue')},
