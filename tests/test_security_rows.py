@@ -92,13 +92,16 @@ def ids(conn, sql: str, params=None) -> set[int]:
 
 def test_migration_rolls_back_and_reapplies(empty_db):
     assert "0610_row_security" in applied_migrations(empty_db)
+    # the later migrations first (they may reshape the views again), so `before` is the schema 0610 left
+    later = len(applied_migrations(empty_db)) - applied_migrations(empty_db).index("0610_row_security") - 1
+    if later:
+        rollback(empty_db, count=later)
     with connect(empty_db) as conn:
         before = conn.execute("SELECT table_name, array_agg(column_name::text ORDER BY ordinal_position) AS cols "
                               "FROM information_schema.columns WHERE table_name IN ('case_public', 'ogc_cases') "
                               "GROUP BY 1").fetchall()
         assert conn.execute("SELECT count(*) AS n FROM pg_policies WHERE tablename = 'cases'").fetchone()["n"] == 3
-    rolled = rollback(empty_db, count=len(applied_migrations(empty_db)) - applied_migrations(empty_db).index("0610_row_security"))
-    assert rolled[-1] == "0610_row_security"
+    assert rollback(empty_db, count=1) == ["0610_row_security"]
     with connect(empty_db) as conn:
         assert conn.execute("SELECT count(*) AS n FROM pg_policies WHERE tablename IN ('cases', 'case_event', "
                             "'case_attachment', 'case_timer', 'case_alert', 'case_duplicate', 'officer_position')"
