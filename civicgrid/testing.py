@@ -13,8 +13,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
 
@@ -75,3 +77,28 @@ def start_server(url: str, env_extra: dict | None = None, workers: int = 1,
         time.sleep(0.3)
     proc.kill()
     raise RuntimeError(f"server did not answer within {timeout_s:.0f} s")
+
+
+class LoopbackServer:
+    """A fake remote service on 127.0.0.1 (a free port) in a daemon thread, as a context manager: the
+    subclass gives `_handler()` (a BaseHTTPRequestHandler class) and `path` (the base URL's path)."""
+    path = ""
+    thread_name = "fake-server"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    def _listen(self) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{self.path}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       name=self.thread_name, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()

@@ -15,11 +15,15 @@ import json
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs
 
+from civicgrid.testing import LoopbackServer
 
-class FakeDistrict:
+
+class FakeDistrict(LoopbackServer):
+    thread_name = "fake-district"
+
     def __init__(self, secret: str | None = None):
         self.secret = secret
         self.lock = threading.Lock()
@@ -34,18 +38,7 @@ class FakeDistrict:
         self.bad_signatures = 0
         self.next_request_id = 1000
         self.arrived: dict[str, float] = {}   # key → time.perf_counter() when accepted (the bench's latency)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, name="fake-district", daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        self._listen()
 
     def keys(self) -> list[str]:
         with self.lock:

@@ -17,8 +17,10 @@ import base64
 import json
 import threading
 import xml.etree.ElementTree as ET
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from civicgrid.testing import LoopbackServer
 
 SLD_TYPES = ("application/vnd.ogc.sld+xml", "application/vnd.ogc.se+xml")
 
@@ -33,7 +35,10 @@ class Reply(Exception):
         self.status, self.body, self.content_type = status, body, content_type
 
 
-class FakeGeoServer:
+class FakeGeoServer(LoopbackServer):
+    path = "/geoserver"
+    thread_name = "fake-geoserver"
+
     def __init__(self, user: str = "admin", password: str = "geoserver", tables: set[str] | None = None):
         self.user, self.password = user, password
         self.tables = tables                        # native tables the "database" has (None: any)
@@ -44,19 +49,7 @@ class FakeGeoServer:
         self.workspaces: dict[str, dict] = {}       # name → {stores: {name: {...}}, styles: {name: {...}}}
         self.layers: dict[str, dict] = {}           # "ws:name" → {style: "ws:style"}
         self.layergroups: dict[str, dict] = {}
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/geoserver"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       name="fake-geoserver", daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        self._listen()
 
     def writes(self) -> list[dict]:
         return [r for r in self.log if r["method"] != "GET"]
