@@ -4,10 +4,11 @@
   the app's lifespan in a Starlette TestClient and restores the environment afterwards; the client
   carries `.url` and `.creds` (API keys per role, civicgrid.security.testing).
 - `start_server(url, env_extra, workers)` a real `civicgrid serve` subprocess on a free port, its
-  output in a log file (`proc.log_path`).
+  output in a log file (`proc.log_path`, removed when the calling process exits).
 """
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import subprocess
@@ -61,6 +62,8 @@ def start_server(url: str, env_extra: dict | None = None, workers: int = 1,
     env = {**{k: v for k, v in os.environ.items() if k != "CIVICGRID_PORT"}, "DATABASE_URL": url, **(env_extra or {})}
     # the server's output goes to a file: a pipe nobody reads fills up and stalls the server
     log = tempfile.NamedTemporaryFile(prefix=f"civicgrid-serve-{port}-", suffix=".log", delete=False)
+    # readable after the server stopped (tests read it), removed when this process ends
+    atexit.register(Path(log.name).unlink, missing_ok=True)
     proc = subprocess.Popen([sys.executable, "-m", "civicgrid.cli", "serve", "--port", str(port),
                              "--workers", str(workers)], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     proc.log_path = log.name

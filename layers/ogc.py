@@ -8,7 +8,7 @@ Start-up (`lifespan`, entered by civicgrid.app; the result is the app state's `o
    fill each collection's spatial extent from the town boundary;
 4. write the resolved config and its OpenAPI document into a private temp dir, point
    PYGEOAPI_CONFIG / PYGEOAPI_OPENAPI there and import `pygeoapi.starlette_app` (pygeoapi reads
-   them once per process);
+   them once per process, at the import; the dir is removed right after it);
 5. `mount` lays out /ogc: our items/item/queryables routes (features.py, edit.py), the tiles
    routes (tiles.py), then pygeoapi's own routes for everything else.
 
@@ -216,7 +216,7 @@ def write_pygeoapi_files(cfg: dict) -> tuple[Path, Path]:
     from pygeoapi.openapi import generate_openapi_document
 
     folder = Path(tempfile.mkdtemp(prefix="civicgrid-ogc-"))
-    atexit.register(shutil.rmtree, folder, True)
+    atexit.register(shutil.rmtree, folder, True)   # if the import below never ran (it removes them)
     cfg_path = folder / "pygeoapi-config.yml"
     cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
     from civicgrid.layers.ogcschemas import self_contained
@@ -594,7 +594,12 @@ def _load_pygeoapi(cfg: dict):
     cfg_path, api_path = write_pygeoapi_files(cfg)
     os.environ["PYGEOAPI_CONFIG"] = str(cfg_path)
     os.environ["PYGEOAPI_OPENAPI"] = str(api_path)
-    return importlib.import_module("pygeoapi.starlette_app")
+    try:
+        return importlib.import_module("pygeoapi.starlette_app")
+    finally:
+        # read at import only: gone now, also when the process is killed later or is a server
+        # worker (multiprocessing ends those with os._exit, without atexit)
+        shutil.rmtree(cfg_path.parent, ignore_errors=True)
 
 
 @contextlib.asynccontextmanager

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -203,11 +204,15 @@ async def export(request: Request) -> FileResponse:
     ext = {"shp": "zip"}.get(params.format, params.format)
     tmp = Path(tempfile.mkdtemp(prefix="civicgrid-export-"))
     out = tmp / f"component.{ext}"
-    result = await asyncio.to_thread(export_layer, out, params)
 
     def cleanup() -> None:
-        out.unlink(missing_ok=True)
-        tmp.rmdir()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    try:
+        result = await asyncio.to_thread(export_layer, out, params)
+    except BaseException:
+        cleanup()   # a refused or failed export leaves no folder behind
+        raise
 
     return FileResponse(out, filename=out.name, background=BackgroundTask(cleanup),
                         headers={"X-Civicgrid-Exported": str(result["exported"]),

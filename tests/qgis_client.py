@@ -1,18 +1,23 @@
 """Desktop QGIS (Debian's python3-qgis 3.22, headless) against a live `civicgrid serve`.
 
 Run by tests/test_feeds.py under /usr/bin/python3 (Debian's QGIS bindings are built for its
-Python 3.11, not our venv): python3 qgis_client.py BASE PUBLIC_LAYER AUTH_LAYER USER PASSWORD
+Python 3.11, not our venv): python3 qgis_client.py BASE PUBLIC_LAYER AUTH_LAYER USER PASSWORD [WORK_DIR]
 Opens the OGC API by its typed URL (`BASE/ogc`) with the OAPIF provider, the public layer without
 credentials and the other with an HTTP Basic auth config (QgsAuthMethodConfig 'Basic', user name +
 password, stored in a throwaway auth database), and prints one JSON line per layer: valid, QGIS's
 feature count, the features actually read, the geometry type, and the provider's error if any.
 """
+import atexit
 import json
 import os
+import shutil
 import sys
 import tempfile
 
-work = tempfile.mkdtemp(prefix="civicgrid-qgis-")
+# QGIS's auth db and settings: in the caller's folder (argv[6], the test's tmp_path) or a temp dir removed at exit
+work = sys.argv[6] if len(sys.argv) > 6 else tempfile.mkdtemp(prefix="civicgrid-qgis-")
+if len(sys.argv) <= 6:
+    atexit.register(shutil.rmtree, work, True)
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["QGIS_AUTH_DB_DIR_PATH"] = work
 os.environ["HOME"] = work

@@ -172,13 +172,13 @@ def _matched(base, collection, **kw) -> int:
 
 
 @pytest.mark.skipif(not Path("/usr/bin/python3").exists(), reason="no Debian python3")
-def test_qgis_opens_the_typed_url_public_and_basic_auth_layers(town):
+def test_qgis_opens_the_typed_url_public_and_basic_auth_layers(town, tmp_path):
     url, base = town
     probe = subprocess.run(["/usr/bin/python3", "-c", "import qgis.core"], capture_output=True, text=True)
     if probe.returncode != 0:
         pytest.fail("python3-qgis is not importable (scripts/setup.sh test installs it): " + probe.stderr[-500:])
     run = subprocess.run(["/usr/bin/python3", str(Path(__file__).with_name("qgis_client.py")), base, "pois",
-                          "urban-components", "desk.leader", PASSWORD], capture_output=True, text=True, timeout=300)
+                          "urban-components", "desk.leader", PASSWORD, str(tmp_path)], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     layers = {d["layer"]: d for d in map(json.loads, [x for x in run.stdout.splitlines() if x.startswith("{")])}
     assert layers["pois"]["valid"] and layers["urban-components"]["valid"], layers
