@@ -16,7 +16,9 @@ export default defineConfig({
         rollupOptions: {
             output: {
                 manualChunks(id) {
-                    if (id.includes('/node_modules/maplibre-gl/')) return 'maplibre';
+                    // its style sheet stays with the app's CSS: in this chunk it would make every page
+                    // import (and wait for) the 1 MB of MapLibre just for the CSS
+                    if (id.includes('/node_modules/maplibre-gl/') && !id.endsWith('.css')) return 'maplibre';
                     if (/\/node_modules\/(@vue|vue|vue-router|pinia)\//.test(id)) return 'vue';
                     return undefined;
                 },

@@ -1,21 +1,17 @@
-// The one MapLibre instance of the app. Pages and tools reach it through getMap()/onMapReady();
-// tests through window.__civicgrid. The worker script is a hashed asset of our build (MapLibre
-// would otherwise look for it beside its own module, which the bundle does not keep).
+// The one MapLibre instance of the app, created here. Pages and tools reach it through
+// getMap()/onMapReady() (instance.js, re-exported); tests through window.__civicgrid. The worker
+// script is a hashed asset of our build (MapLibre would otherwise look for it beside its own
+// module, which the bundle does not keep).
 import {addProtocol, Map as MapLibreMap, NavigationControl, ScaleControl, setWorkerUrl} from 'maplibre-gl';
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import {Protocol} from 'pmtiles';
 
+import {destroyMap, debugHandle, mapLoaded, setMap} from './instance.js';
 import {LOCAL_FONTS} from './layers/common.js';
 
-let map = null;
-let ready = false;
-let waiting = [];
-let protocolAdded = false;
+export {debugHandle, destroyMap, getMap, onMapReady} from './instance.js';
 
-export function debugHandle() {
-    window.__civicgrid ??= {};
-    return window.__civicgrid;
-}
+let protocolAdded = false;
 
 export function createMap(container, {style, bounds, center = [116.65, 40.13], zoom = 12}) {
     destroyMap();
@@ -25,7 +21,7 @@ export function createMap(container, {style, bounds, center = [116.65, 40.13], z
         protocolAdded = true;
     }
     const timings = {start: performance.now()};
-    map = new MapLibreMap({
+    const map = new MapLibreMap({
         container,
         style,
         ...(bounds ? {bounds, fitBoundsOptions: {padding: 24}} : {center, zoom}),
@@ -40,31 +36,10 @@ export function createMap(container, {style, bounds, center = [116.65, 40.13], z
     map.addControl(new ScaleControl({unit: 'metric'}), 'bottom-left');
     map.once('render', () => { timings.firstRender = performance.now(); });
     map.once('idle', () => { timings.firstIdle = performance.now(); });
-    map.once('load', () => {
-        ready = true;
-        const callbacks = waiting;
-        waiting = [];
-        for (const fn of callbacks) fn(map);
-    });
+    setMap(map);
+    map.once('load', () => mapLoaded(map));
     Object.assign(debugHandle(), {map, timings});
     return map;
-}
-
-export function getMap() {
-    return map;
-}
-
-export function onMapReady(fn) {
-    if (map && ready) fn(map);
-    else waiting.push(fn);
-}
-
-export function destroyMap() {
-    if (!map) return;
-    map.remove();
-    map = null;
-    ready = false;
-    waiting = [];
 }
 
 // Chinese tooltips of MapLibre's own controls

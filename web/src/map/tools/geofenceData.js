@@ -3,7 +3,7 @@
 import {reactive} from 'vue';
 
 import {api} from '../../api/client.js';
-import {debugHandle} from '../map.js';
+import {debugHandle} from '../instance.js';
 
 export const alerts = reactive({open: [], stream: 'closed', minutes: null});
 const listeners = new Set();
