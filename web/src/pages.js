@@ -5,12 +5,16 @@
 //   menu    the menu group (业务 / 分析 / 数据 / 管理); pages without it are reached by links only
 //   bar     also shown as a link in the top bar on wide screens (the few pages used all day)
 //   bare    no top bar (login, the public reporting page)
+//   early   route → the URLs the page reads first, sent while its code is still on the way (lib/early.js)
+import {inboxUrl, initialFilters} from './features/inbox/query.js';
+
 export const pages = [
     {path: '/login', name: 'login', title: '登录', bare: true, component: () => import('./features/login/LoginPage.vue')},
     {path: '/report', name: 'public-report', title: '公众举报', bare: true, component: () => import('./features/public/ReportPage.vue')},
     {path: '/track/:number', name: 'public-track', title: '举报进度', bare: true, component: () => import('./features/public/TrackPage.vue')},
     {path: '/intake', name: 'intake', title: '受理', menu: '业务', bar: true, action: 'cases.intake', component: () => import('./features/intake/IntakePage.vue')},
-    {path: '/inbox', name: 'inbox', title: '待办', menu: '业务', bar: true, action: 'cases.inbox', component: () => import('./features/inbox/InboxPage.vue')},
+    {path: '/inbox', name: 'inbox', title: '待办', menu: '业务', bar: true, action: 'cases.inbox', component: () => import('./features/inbox/InboxPage.vue'),
+        early: route => [inboxUrl(initialFilters(route.query))]},
     {path: '/patrol', name: 'patrol-report', title: '巡查上报', menu: '业务', bar: true, action: 'cases.intake.patrol', component: () => import('./features/field/PatrolReportPage.vue')},
     {path: '/cases/:id(\\d+)', name: 'case-detail', title: '案件详情', component: () => import('./features/cases/CaseDetailPage.vue')},
     {path: '/assessment', name: 'assessment', title: '运维考核', menu: '分析', action: 'assessment.read', component: () => import('./features/assessment/AssessmentPage.vue')},

@@ -2,8 +2,9 @@
 // roles, departments, collection fields and values), served by /api/labels. A missing label shows
 // the raw code rather than nothing.
 import {defineStore} from 'pinia';
+import {markRaw} from 'vue';
 
-import {api} from '../api/client.js';
+import {getOnce} from '../lib/early.js';
 
 let loading = null;
 
@@ -11,8 +12,10 @@ export const useLabels = defineStore('labels', {
     state: () => ({data: {}, loaded: false}),
     actions: {
         load() {
-            loading ??= api.get('/api/labels').then(data => {
-                this.data = data ?? {};
+            loading ??= getOnce('/api/labels').then(data => {
+                // replaced whole, never changed in place: lists look up hundreds of labels per render,
+                // each through a reactive proxy otherwise
+                this.data = markRaw(data ?? {});
             }).catch(() => {
                 this.data = {};
             }).finally(() => {

@@ -3,6 +3,7 @@
 import {defineStore} from 'pinia';
 
 import {api, setCsrfToken} from '../api/client.js';
+import {getOnce} from '../lib/early.js';
 
 export const useSession = defineStore('session', {
     state: () => ({user: null, tools: [], actions: [], loaded: false, via: null}),
@@ -14,7 +15,7 @@ export const useSession = defineStore('session', {
         async load() {
             let me;
             try {
-                me = await api.get('/api/auth/me');
+                me = await getOnce('/api/auth/me');   // on a cold load: already asked by firstReads.js
             } catch {
                 me = {user: null};
             }
