@@ -1,3 +1,7 @@
+import {h} from 'vue';
+
+import {beijingTime} from '../../lib/time.js';
+
 // Remaining working time (the server counts it on the working calendar) as Chinese text.
 export function workTime(seconds) {
     if (seconds === null || seconds === undefined) return '';
@@ -10,4 +14,12 @@ export function workTime(seconds) {
 
 export const SLA_TAG = {red: 'danger', yellow: 'warning', green: 'success'};
 
-export const time = v => (v ? new Date(v).toLocaleString('zh-CN', {hour12: false, timeZone: 'Asia/Shanghai'}) : '');
+// The SLA colour as a small tag in el-tag's look, without el-tag's component: lists draw one per row
+// (props: color — red/yellow/green — and its label text)
+export function SlaTag({color, text}) {
+    return h('span', {class: ['el-tag', 'el-tag--small', 'el-tag--light', `el-tag--${SLA_TAG[color]}`]},
+        h('span', {class: 'el-tag__content'}, text));
+}
+SlaTag.props = ['color', 'text'];
+
+export const time = beijingTime;
