@@ -6,6 +6,7 @@
 //   bar     also shown as a link in the top bar on wide screens (the few pages used all day)
 //   bare    no top bar (login, the public reporting page)
 //   early   route → the URLs the page reads first, sent while its code is still on the way (lib/early.js)
+import {dashboardUrl, initialDay} from './features/dashboard/query.js';
 import {inboxUrl, initialFilters} from './features/inbox/query.js';
 
 export const pages = [
@@ -20,7 +21,8 @@ export const pages = [
     {path: '/assessment', name: 'assessment', title: '运维考核', menu: '分析', action: 'assessment.read', component: () => import('./features/assessment/AssessmentPage.vue')},
     {path: '/evaluation', name: 'evaluation', title: '综合评价', menu: '分析', action: 'evaluation.read', component: () => import('./features/evaluation/EvaluationPage.vue')},
     {path: '/supervision', name: 'supervision', title: '督办中心', action: 'supervision.read', menu: '业务', component: () => import('./features/supervision/SupervisionPage.vue')},
-    {path: '/dashboard', name: 'dashboard', title: '领导驾驶舱', action: 'dashboard.read', menu: '分析', bar: true, component: () => import('./features/dashboard/DashboardPage.vue')},
+    {path: '/dashboard', name: 'dashboard', title: '领导驾驶舱', action: 'dashboard.read', menu: '分析', bar: true, component: () => import('./features/dashboard/DashboardPage.vue'),
+        early: route => [dashboardUrl({day: initialDay(route.query)})]},
     {path: '/admin/users', name: 'admin-users', title: '用户管理', action: 'admin.users', menu: '管理', component: () => import('./features/admin/UsersPage.vue')},
     {path: '/admin/keys', name: 'admin-keys', title: '接口密钥', action: 'admin.keys', menu: '管理', component: () => import('./features/admin/KeysPage.vue')},
     {path: '/admin/audit', name: 'admin-audit', title: '审计日志', action: 'audit.read', menu: '管理', component: () => import('./features/admin/AuditPage.vue')},
