@@ -1,7 +1,7 @@
 """受理 (/intake) in a real browser, on a private copy of the demo town: the intake operator takes one
 report per channel in one page load (连续受理) — a 12345 transfer located by its address, one that cannot be
 located (flagged 待定位, then located on the case page's map), a public report by phone with the caller's
-number masked, a component problem picked by ID, a video-patrol case from a camera clicked on the map with
+number masked, one placed through the search box, a component problem picked by ID, a video-patrol case from a camera clicked on the map with
 its snapshot — sees the duplicate suggestion of an existing case on the map and in the list and merges
 the report into it (shown on that case's timeline), and reads the district's pushes; a grid officer
 reports on a phone by GPS and the case page opens.
@@ -123,6 +123,17 @@ def test_every_channel_duplicates_and_merge(town, browser_page):
     row = case_row(town, public)
     assert row["reporter_phone"] == "13912345678" and abs(row["lon"] - (town["lon"] + 0.002)) < 1e-5
 
+    # ... and one placed by the search box (a POI by its name): the case lies where the search said
+    found = page.request.get(f"/api/search?q={town['poi']}&limit=1").json()["items"][0]
+    page.fill("input[data-field='search']", town["poi"])
+    page.locator(".el-autocomplete-suggestion li:visible", has_text=found["title"]).first.click()
+    page.wait_for_function("document.querySelector('[data-testid=place-hint]').textContent.includes('已选位置')")
+    category(page, "暴露", "暴露垃圾")
+    searched = submit_and_stay(page, public)
+    row = case_row(town, searched)
+    assert abs(row["lon"] - found["point"][0]) < 1e-6 and abs(row["lat"] - found["point"][1]) < 1e-6
+    assert row["address"] == found["title"]   # an empty address is filled with the place chosen
+
     # a component problem: picked on the map, or typed by its ID; category and place from the component
     channel(page, "component")
     page.click("[data-action=pick-component]")
@@ -132,7 +143,7 @@ def test_every_channel_duplicates_and_merge(town, browser_page):
     page.fill("[data-field='component_id'] input", town["component_id"])
     page.press("[data-field='component_id'] input", "Enter")   # looks it up (does not send the form)
     page.wait_for_selector(f"[data-testid=picked-component]:has-text('{town['component_id']}')")
-    comp = submit_and_stay(page, public)
+    comp = submit_and_stay(page, searched)
     row = case_row(town, comp)
     assert row["component_id"] == town["component_id"] and row["category_kind"] == "matter"
 
@@ -195,6 +206,8 @@ def test_grid_officer_reports_on_a_phone_by_gps(town, browser_page):
                         is_mobile=True)
     open_intake(page)
     assert page.locator("[data-testid=intake-form]").get_attribute("data-channel") == "patrol"
+    # self-handling is 巡查上报's: the patrol form says so and links there
+    assert page.locator("[data-testid=patrol-hint] a").get_attribute("href") == "/patrol"
     page.click("[data-action=gps]")
     page.wait_for_function("document.querySelector('[data-testid=place-hint]').textContent.includes('已选位置')")
     category(page, "dlbj", "道路不洁")
