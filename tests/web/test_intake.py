@@ -1,10 +1,11 @@
 """受理 (/intake) in a real browser, on a private copy of the demo town: the intake operator takes one
 report per channel in one page load (连续受理) — a 12345 transfer located by its address, one that cannot be
 located (flagged 待定位, then located on the case page's map), a public report by phone with the caller's
-number masked, one placed through the search box, a component problem picked by ID, a video-patrol case from a camera clicked on the map with
-its snapshot — sees the duplicate suggestion of an existing case on the map and in the list and merges
-the report into it (shown on that case's timeline), and reads the district's pushes; a grid officer
-reports on a phone by GPS and the case page opens.
+number masked, one placed through the search box, a component problem picked by ID, a video-patrol case
+from a camera clicked on the map with its snapshot — sees the duplicate suggestion of an existing case on
+the map and in the list and merges the report into it (shown on that case's timeline), and reads the
+district's pushes; a grid officer reports on a phone by GPS (the patrol form pointing to 巡查上报 for
+self-handling) and the case page opens.
 """
 from __future__ import annotations
 
