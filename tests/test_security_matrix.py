@@ -86,7 +86,9 @@ def test_matrix(matrix_app):
                     r = client.request(method, path, headers={**creds.headers(role), "Content-Type": "application/json"},
                                        content=b"{}")
                 else:
-                    r = client.request(method, path, headers=creds.headers(role))
+                    # the first KiB only: the imagery basemap (a ~5 MB file) is read whole per role otherwise;
+                    # a route that is not a file ignores Range
+                    r = client.request(method, path, headers={**creds.headers(role), "Range": "bytes=0-1023"})
                 count += 1
                 denied = r.status_code in (401, 403) and r.json().get("field") in ("Authorization", "role", "route")
                 unsupported = r.status_code == 501 and template == "/ogc/asyncapi"  # pygeoapi: not configured
