@@ -2,7 +2,8 @@
 
 Fixtures
 - `pg`          the throwaway cluster (a `Cluster`); `pg_admin_url` its maintenance database
-- `empty_db`    URL of a migrated database without data (function scope: a fresh one each test)
+- `empty_db`    URL of a migrated database without data (function scope: a fresh one each test, a copy of
+                a template migrated once per session: databases.migrated_database)
 - `demo_url`    URL of the session's demo town (scale 0.05) — treat it as read-only
 - `demo_copy`   URL of a private copy of the demo town that a test may change (fast template copy)
 - `conn`        a connection to a demo copy
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from databases import REPO, ClusterTemplates, copy_demo, create_database, drop_database, make_reachable, serving
+from databases import REPO, ClusterTemplates, copy_demo, drop_database, make_reachable, migrated_database, serving
 
 from civicgrid.testing import free_port
 
@@ -63,25 +64,22 @@ def pg_admin_url(pg) -> str:
 
 @pytest.fixture
 def empty_db(pg_admin_url):
-    from civicgrid.db import migrate
-
-    url = create_database(pg_admin_url)
-    migrate(url)
+    url = migrated_database(pg_admin_url)
     yield url
     drop_database(pg_admin_url, url)
 
 
 @pytest.fixture(scope="session")
 def demo_url(pg, pg_admin_url):
-    """The demo town, loaded once per session into database `demo_template`."""
-    from civicgrid.db import migrate
+    """The demo town, loaded once per session into database `demo_template` (a migrated copy)."""
     from civicgrid.demo import load
 
     url = pg_admin_url.rsplit("/", 1)[0] + "/demo_template"
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute('DROP DATABASE IF EXISTS "demo_template" WITH (FORCE)')
-        conn.execute('CREATE DATABASE "demo_template"')
-    migrate(url)
+    migrated = migrated_database(pg_admin_url)
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{migrated.rsplit("/", 1)[1]}" RENAME TO "demo_template"')
     load(scale=DEMO_SCALE, seed=DEMO_SEED, url=url, progress=False)
     # point every in-process part (settings are cached) at the demo town
     os.environ["DATABASE_URL"] = url

@@ -17,12 +17,9 @@ CST = timezone(timedelta(hours=8))
 
 @pytest.fixture(scope="module")
 def db(pg_admin_url):
-    from databases import create_database, drop_database
+    from databases import drop_database, migrated_database
 
-    from civicgrid.db import migrate
-
-    url = create_database(pg_admin_url)
-    migrate(url)
+    url = migrated_database(pg_admin_url)
     with connect(url) as conn:
         S.build_town(conn)
         for k in range(6):

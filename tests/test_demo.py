@@ -7,11 +7,10 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 
 import psycopg
 
-from civicgrid.db import connect, migrate
+from civicgrid.db import connect
 from civicgrid.demo import load
 
 TOWN = "110113104"
@@ -280,12 +279,9 @@ def test_pois_named_with_pinyin(demo_url):
 
 
 def _new_db(pg_admin_url) -> str:
-    name = f"t_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = pg_admin_url.rsplit("/", 1)[0] + "/" + name
-    migrate(url)
-    return url
+    from databases import migrated_database
+
+    return migrated_database(pg_admin_url)
 
 
 def _drop_db(pg_admin_url, url):

@@ -13,10 +13,10 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from databases import REPO, create_database, drop_database
+from databases import REPO, drop_database, migrated_database
 
 from civicgrid.cases import replay, testing
-from civicgrid.db import connect, migrate
+from civicgrid.db import connect
 from civicgrid.exchange import adapters, outbox
 from civicgrid.exchange.testing import FakeDistrict
 
@@ -29,8 +29,7 @@ def town(pg_admin_url, tmp_path_factory):
     from civicgrid.cases.fixtures import CasesClient
     from civicgrid.testing import app_client
 
-    url = create_database(pg_admin_url)
-    migrate(url)
+    url = migrated_database(pg_admin_url)
     with connect(url) as conn:
         built = testing.build_town(conn)
     with app_client(url, tmp_path_factory.mktemp("exchange")) as client:

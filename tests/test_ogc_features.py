@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from databases import create_database, drop_database, start_server
+from databases import drop_database, migrated_database, start_server
 
 from civicgrid.security.testing import Credentials
 
@@ -24,11 +24,9 @@ ALL = ["urban-components", "unit-grids", "responsibility-grids", "communities", 
 
 @pytest.fixture(scope="module")
 def sample_db(pg_admin_url):
-    from civicgrid.db import migrate
     from civicgrid.layers.sample import load_sample
 
-    url = create_database(pg_admin_url)
-    migrate(url)
+    url = migrated_database(pg_admin_url)
     load_sample(url)
     yield url
     drop_database(pg_admin_url, url)
@@ -541,11 +539,8 @@ def test_config_errors_name_the_key(tmp_path):
 
 
 def test_missing_table_disables_one_collection(pg_admin_url, tmp_path):
-    from civicgrid.db import migrate
-
-    url = create_database(pg_admin_url)
+    url = migrated_database(pg_admin_url)
     try:
-        migrate(url)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("DROP VIEW ogc_officer_latest")
         proc, base = start_server(url)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from databases import create_database, drop_database, start_server
+from databases import drop_database, migrated_database, start_server
 
 from civicgrid.security.testing import Credentials
 
@@ -42,11 +42,9 @@ pytestmark = pytest.mark.skipif(shutil.which("ogr2ogr") is None, reason="gdal-bi
 
 @pytest.fixture(scope="module")
 def sample_server(pg_admin_url):
-    from civicgrid.db import migrate
     from civicgrid.layers.sample import load_sample
 
-    url = create_database(pg_admin_url)
-    migrate(url)
+    url = migrated_database(pg_admin_url)
     load_sample(url)
     add_line_and_polygon_components(url)
     proc, base = start_server(url)

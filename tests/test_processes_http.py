@@ -31,12 +31,9 @@ def dispatcher_headers(url: str) -> dict:
 
 @pytest.fixture(scope="module")
 def town_url(pg_admin_url):
-    from databases import create_database, drop_database
+    from databases import drop_database, migrated_database
 
-    from civicgrid.db import migrate
-
-    url = create_database(pg_admin_url)
-    migrate(url)
+    url = migrated_database(pg_admin_url)
     with connect(url) as conn:
         meta = S.build_town(conn)
         for k in range(8):

@@ -89,12 +89,9 @@ def build_positions(conn, o1):
 
 @pytest.fixture(scope="module")
 def town(pg_admin_url):
-    from databases import create_database, drop_database
+    from databases import drop_database, migrated_database
 
-    from civicgrid.db import migrate
-
-    url = create_database(pg_admin_url)
-    migrate(url)
+    url = migrated_database(pg_admin_url)
     with connect(url) as conn:
         meta = S.build_town(conn)
         build_cases(conn, meta["officers"], meta["departments"])

@@ -17,12 +17,9 @@ from civicgrid.survey import testing as T
 
 @pytest.fixture(scope="module")
 def town(pg_admin_url):
-    from databases import create_database, drop_database
+    from databases import drop_database, migrated_database
 
-    from civicgrid.db import migrate
-
-    url = create_database(pg_admin_url)
-    migrate(url)
+    url = migrated_database(pg_admin_url)
     T.build_town(url)
     yield url
     drop_database(pg_admin_url, url)

@@ -83,12 +83,9 @@ def build_town(url: str, components: int = 3000, seed: int = 1) -> dict:
 @pytest.fixture(scope="module")
 def town_template(pg_admin_url):
     """The small town, built once per module; tests get a fast template copy each."""
-    from databases import create_database, drop_database
+    from databases import drop_database, migrated_database
 
-    from civicgrid.db import migrate
-
-    url = create_database(pg_admin_url)
-    migrate(url)
+    url = migrated_database(pg_admin_url)
     build_town(url)
     yield url.rsplit("/", 1)[1]
     drop_database(pg_admin_url, url)
