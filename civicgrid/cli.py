@@ -346,13 +346,15 @@ def _register_parts() -> None:
     from civicgrid.evaluation.cli import evaluation
     from civicgrid.exchange.cli import exchange
     from civicgrid.geoserver.cli import geoserver
+    from civicgrid.layers.cli import feeds
     from civicgrid.officers.cli import officers
     from civicgrid.processes.cli import processes
     from civicgrid.security.cli import key, user
     from civicgrid.survey.cli import survey
     from civicgrid.web.cli import basemap
 
-    for group in (cases, officers, survey, processes, basemap, user, key, exchange, assessment, evaluation, geoserver):
+    for group in (cases, officers, survey, processes, basemap, user, key, exchange, assessment, evaluation, geoserver,
+                  feeds):
         main.add_command(group)
 
 

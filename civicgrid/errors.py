@@ -77,6 +77,20 @@ class TooManyRequests(CivicgridError):
     code = "TooManyRequests"
 
 
+class Gone(CivicgridError):
+    """What was asked for is no longer kept (a feed's `since` before its pruning horizon)."""
+
+    status = 410
+    code = "Gone"
+
+    def __init__(self, message: str, *, field: str | None = None, **facts: str):
+        super().__init__(message, field=field)
+        self.facts = facts      # more members of the body (the feed's `horizon`)
+
+    def to_json(self) -> dict:
+        return {**super().to_json(), **self.facts}
+
+
 class MethodNotAllowed(CivicgridError):
     """The resource exists but not for this method; `allow` lists the methods it takes."""
 

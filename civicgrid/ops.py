@@ -4,6 +4,7 @@
   `.`, `_`, `-`, at most 64), else a new one; it is sent back and is in every log line written
   while the request runs (`configure_logging`: one JSON object per line).
 - `/metrics` (Prometheus text) for admins or callers on the same machine (a scraper beside it).
+- Feed tombstones older than CIVICGRID_FEED_TOMBSTONE_DAYS are pruned hourly (layers/feeds.py).
 - The daily backup: every server process runs the check; an advisory lock in PostgreSQL lets one
   of them do the work (civicgrid.db.backup.backup_if_due), so several workers never back up twice.
 """
@@ -52,13 +53,17 @@ def _backup_loop(settings, stop: threading.Event) -> None:
 
 @contextlib.asynccontextmanager
 async def lifespan(state):
+    from civicgrid.layers.feeds import start_pruning
+
     stop = threading.Event()
     if state.settings.backup_interval_hours > 0:
         threading.Thread(target=_backup_loop, args=(state.settings, stop), name="daily-backup", daemon=True).start()
+    prune = start_pruning(state.settings)
     try:
         yield
     finally:
         stop.set()
+        prune.set()
 
 
 # ---------------------------------------------------------------- request ids and JSON logs

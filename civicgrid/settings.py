@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     district_on_time_minutes: float = Field(30.0, ge=1, le=10080, description="an event delivered within this "
                                             "many minutes of the change counts as reported on time (上报及时率)")
 
+    feed_tombstone_days: float = Field(90.0, ge=1, le=3650,
+                                       description="days a deletion stays listed by `/ogc/collections/{id}/changes`; "
+                                                   "older tombstones are pruned (by `serve` hourly, `civicgrid feeds "
+                                                   "prune`) and a `since` before the horizon is a 410 (full re-sync)")
+
     # the district's GeoServer (`civicgrid geoserver publish`, geoserver/)
     geoserver_url: str | None = Field(None, description="the GeoServer `civicgrid geoserver publish` puts the public layers on "
                                       "(`http://host:8080/geoserver`)",

@@ -14,6 +14,10 @@ commits after its `updated_at`, so the time of the last request would miss a wri
 Both answers carry an ETag (a hash of the page without its `timeStamp` and `watermark`); If-None-Match
 with it → 304 (with the X-Feed-Watermark header).
 
+Deletions are kept CIVICGRID_FEED_TOMBSTONE_DAYS (90): `prune()` (hourly in `serve`, `civicgrid feeds
+prune`) removes older tombstones and moves the horizon (feed_horizon); a `since` before it is a 410
+Gone — the client may have missed deletions and must re-sync in full.
+
 Which collections have a feed: those with an `updated_at` property and no row security (the shapes
 of private plans are nobody's feed). Their deletions are the tombstones of their table (of the base
 table for the views in TOMBSTONE_SOURCE). Who may read a feed is the collection's read rule
@@ -36,17 +40,17 @@ from starlette.routing import Route
 
 from civicgrid.db import load_sql
 from civicgrid.db.errors import translate
-from civicgrid.errors import InvalidInput
+from civicgrid.errors import Gone, InvalidInput
 from civicgrid.layers.collections import Collection
 from civicgrid.state import app_state
 
 UPDATED = "updated_at"
 # views whose deletions are those of the table under them. The components by geometry kind get every
-# deleted component's id (deleting an id one never had is a no-op for a client); a component whose
-# geometry changes kind leaves one of those views without a tombstone there — sync urban-components
-# itself to see that.
-TOMBSTONE_SOURCE = {"ogc_cases": "cases", "ogc_component_points": "component", "ogc_component_lines": "component",
-                    "ogc_component_polygons": "component"}
+# deleted component's id (deleting an id one never had is a no-op for a client) and, under the view's
+# own name, the components that left the view by changing geometry kind (migration 1300's trigger).
+TOMBSTONE_SOURCE = {"ogc_cases": ("cases",),
+                    **{v: ("component", v) for v in ("ogc_component_points", "ogc_component_lines",
+                                                     "ogc_component_polygons")}}
 CHANGES_DEFAULT_LIMIT = 1000
 CHANGES_MAX_LIMIT = 10_000
 
@@ -55,8 +59,8 @@ def has_feed(c: Collection) -> bool:
     return c.column(UPDATED) is not None and not c.row_security
 
 
-def tombstone_source(c: Collection) -> str:
-    return TOMBSTONE_SOURCE.get(c.table, c.table)
+def tombstone_sources(c: Collection) -> list[str]:
+    return list(TOMBSTONE_SOURCE.get(c.table, (c.table,)))
 
 
 def _since(text: str, name: str):
@@ -135,8 +139,15 @@ async def changes(request: Request) -> Response:
     since = _since(q.since, "since") if q.since is not None else None
     try:
         async with state.async_pool.connection() as conn:
+            if since is not None:
+                cur = await conn.execute("SELECT pruned_before FROM feed_horizon WHERE pruned_before > %s", [since])
+                if (gone := await cur.fetchone()) is not None:
+                    raise Gone(f"since: deletions before {_iso(gone[0])} are no longer kept (pruned after "
+                               "CIVICGRID_FEED_TOMBSTONE_DAYS); deletions after this since may be missing — do a "
+                               "full re-sync (items without updated_since, changes without since) and keep the "
+                               "new watermark", field="since", horizon=_iso(gone[0]))
             cur = await conn.execute(load_sql("civicgrid.layers", "feed_changes.sql"),
-                                     {"source": tombstone_source(coll), "since": since, "after": q.after,
+                                     {"sources": tombstone_sources(coll), "since": since, "after": q.after,
                                       "limit": q.limit})
             rows = await cur.fetchall()
             if not rows:
@@ -173,6 +184,122 @@ async def changes(request: Request) -> Response:
     body = json.dumps(doc, ensure_ascii=False).encode()
     return conditional(request, body, "application/geo+json",
                        {"Link": features.link_header(links), "X-Feed-Watermark": doc["watermark"]})
+
+
+# ---------------------------------------------------------------- /ogc/openapi
+
+UPDATED_SINCE_PARAM = {
+    "name": "updated_since", "in": "query", "required": False, "style": "form", "explode": False,
+    "description": "the change feed: only features inserted or changed at or after this time (RFC 3339); "
+                   "the deletions are at /collections/{collectionId}/changes",
+    "schema": {"type": "string", "format": "date-time"}}
+
+CHANGES_SCHEMA = {
+    "type": "object", "required": ["type", "features", "numberReturned", "watermark", "timeStamp", "links"],
+    "properties": {
+        "type": {"type": "string", "enum": ["FeatureCollection"]},
+        "features": {"type": "array", "items": {
+            "type": "object", "required": ["type", "id", "geometry", "properties"],
+            "properties": {
+                "type": {"type": "string", "enum": ["Feature"]},
+                "id": {"oneOf": [{"type": "string"}, {"type": "integer"}], "description": "the deleted feature's id"},
+                "geometry": {"type": "object", "nullable": True, "description": "always null"},
+                "properties": {"type": "object", "required": ["deleted_at", "seq"], "properties": {
+                    "deleted_at": {"type": "string", "format": "date-time"},
+                    "seq": {"type": "integer", "description": "the tombstone's number (the `after` of the next page)"}}}}}},
+        "numberReturned": {"type": "integer", "minimum": 0},
+        "watermark": {"type": "string", "format": "date-time",
+                      "description": "the `since` of the next sync (the start of the oldest running transaction)"},
+        "timeStamp": {"type": "string", "format": "date-time"},
+        "links": {"type": "array", "items": {"$ref": "#/components/schemas/link"}}}}
+
+
+def _error(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/exception"}}}}
+
+
+def _changes_operation(cid: str) -> dict:
+    return {"get": {
+        "summary": f"Deletions in {cid} since a time (change feed)",
+        "description": "Tombstones of the features deleted at or after `since`, oldest first, paged by `after` "
+                       "(the `next` link); then fetch `items?updated_since=` for the upserts and keep `watermark`.",
+        "operationId": f"getChanges-{cid}", "tags": [cid],
+        "parameters": [
+            {"name": "since", "in": "query", "required": False, "schema": {"type": "string", "format": "date-time"},
+             "description": "deletions at or after this time; none: every tombstone kept"},
+            {"name": "limit", "in": "query", "required": False, "schema": {
+                "type": "integer", "minimum": 1, "maximum": CHANGES_MAX_LIMIT, "default": CHANGES_DEFAULT_LIMIT}},
+            {"name": "after", "in": "query", "required": False, "schema": {
+                "type": "integer", "minimum": 0, "maximum": 2**62, "default": 0},
+             "description": "the page cursor: the `seq` of the last tombstone of the previous page"},
+            {"name": "f", "in": "query", "required": False, "schema": {"type": "string", "enum": ["json", "geojson"]}}],
+        "responses": {
+            "200": {"description": "one page of deletions", "headers": {
+                "ETag": {"schema": {"type": "string"}}, "X-Feed-Watermark": {"schema": {"type": "string"}}},
+                "content": {"application/geo+json": {"schema": {"$ref": "#/components/schemas/featureChanges"}}}},
+            "304": {"description": "not modified (If-None-Match)"},
+            "400": _error("a bad since/limit/after or an unknown parameter (`field` names it)"),
+            "403": _error("the caller or its key may not read this collection"),
+            "404": _error("no such collection"),
+            "410": _error("`since` is before the pruning horizon (`horizon`): deletions may be missing, re-sync "
+                          "in full"),
+        }}}
+
+
+def document(doc: dict, feed_ids: list[str]) -> dict:
+    """/ogc/openapi with the feeds: `updated_since` on each feed's items, its `/changes` operation."""
+    paths = doc.setdefault("paths", {})
+    for cid in feed_ids:
+        items = paths.get(f"/collections/{cid}/items", {}).get("get")
+        if items is None:
+            continue
+        params = items.setdefault("parameters", [])
+        if not any(p.get("name") == "updated_since" for p in params):
+            params.append(dict(UPDATED_SINCE_PARAM))
+        paths[f"/collections/{cid}/changes"] = _changes_operation(cid)
+    doc.setdefault("components", {}).setdefault("schemas", {})["featureChanges"] = CHANGES_SCHEMA
+    return doc
+
+
+# ---------------------------------------------------------------- retention
+
+PRUNE_EVERY_S = 3600
+
+
+def prune(url: str | None = None, days: float | None = None) -> dict:
+    """Delete the tombstones older than `days` (default: the setting); {"removed": {source: n}, "horizon"}."""
+    from civicgrid.db import connect
+    from civicgrid.settings import get_settings
+
+    days = get_settings().feed_tombstone_days if days is None else days
+    with connect(url) as conn:
+        removed = {r["source"]: r["removed"] for r in conn.execute("SELECT * FROM feed_prune(make_interval(secs => %s))",
+                                                                   [days * 86400]).fetchall()}
+        horizon = conn.execute("SELECT pruned_before FROM feed_horizon").fetchone()["pruned_before"]
+    return {"removed": removed, "horizon": _iso(horizon), "days": days}
+
+
+def _prune_loop(settings, stop) -> None:
+    import logging
+
+    log = logging.getLogger("civicgrid.feeds")
+    while not stop.wait(PRUNE_EVERY_S):
+        try:
+            result = prune(settings.dsn, settings.feed_tombstone_days)
+            if result["removed"]:
+                log.info("feed tombstones pruned: %s", result)
+        except Exception:  # a database restart: try again next hour
+            log.exception("feed tombstone pruning failed")
+
+
+def start_pruning(settings):
+    """The hourly pruning in a daemon thread (ops' lifespan); set the returned event to stop it."""
+    import threading
+
+    stop = threading.Event()
+    threading.Thread(target=_prune_loop, args=(settings, stop), name="feed-prune", daemon=True).start()
+    return stop
 
 
 routes = [Route("/collections/{collection_id}/changes", changes, methods=["GET"])]

@@ -223,6 +223,8 @@ def write_pygeoapi_files(cfg: dict) -> tuple[Path, Path]:
 
     openapi = generate_openapi_document(cfg_path, OAPIFormat(root="json"), fail_on_invalid_collection=False)
     doc = self_contained(json.loads(openapi) if isinstance(openapi, str) else openapi)
+    doc = feeds.document(doc, [rid for rid in cfg.get("resources", {})
+                               if rid in COLLECTIONS and feeds.has_feed(COLLECTIONS[rid])])
     api_path = folder / "openapi.json"
     api_path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
     return cfg_path, api_path

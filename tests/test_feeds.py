@@ -3,6 +3,8 @@ against one real `civicgrid serve` on a private copy of the demo town (module sc
 
 - the README's OWSLib sync example, run twice with an edit, an insert and a delete between: the
   second sync applies exactly those;
+- a component edited from point to line is a deletion in urban-components-points' changes, an
+  update in -lines; `civicgrid feeds prune` removes old tombstones, a `since` before the horizon is 410;
 - ETag / If-None-Match → 304 on items and changes; bad feed parameters → 400 naming them;
 - a key limited to one collection reaches it (items, changes) and nothing else of /ogc (403), its
   listing shows only it; the CLI and the admin API refuse unknown collections;
@@ -184,6 +186,70 @@ def test_qgis_opens_the_typed_url_public_and_basic_auth_layers(town, tmp_path):
     assert layers["pois"]["valid"] and layers["urban-components"]["valid"], layers
     assert layers["pois"]["read"] == _matched(base, "pois"), layers
     assert layers["urban-components"]["read"] == _matched(base, "urban-components", auth=("desk.leader", PASSWORD)), layers
+
+
+def test_a_component_changing_kind_is_a_deletion_of_its_old_typed_view(town):
+    url, base = town
+    with psycopg.connect(url, autocommit=True) as conn:
+        fid, version, x, y = conn.execute(
+            "SELECT id, version, ST_X(geom), ST_Y(geom) FROM component WHERE ST_Dimension(geom) = 0 "
+            "AND GeometryType(geom) = 'POINT' ORDER BY id LIMIT 1").fetchone()
+        since = conn.execute("SELECT now()").fetchone()[0].isoformat()
+        # a class's kind is data (the id carries the class, so a component keeps its class): the
+        # catalog redraws this class as lines, then the editor redraws the component through the API
+        kind = conn.execute("UPDATE code_catalog k SET geometry_kind = 'line' FROM component c WHERE c.id = %s "
+                            "AND k.kind = 'component' AND k.standard = c.standard AND k.code = c.type_code "
+                            "RETURNING k.standard, k.code", [fid]).fetchone()
+    editor = Credentials(url).headers("gis_editor")
+    try:
+        r = httpx.patch(f"{base}/ogc/collections/urban-components/items/{fid}", timeout=30, content=json.dumps(
+            {"geometry": {"type": "LineString", "coordinates": [[x, y], [x + 0.0002, y + 0.0001]]}}),
+            headers={**editor, "Content-Type": "application/merge-patch+json", "If-Match": f'"{version}"'})
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("UPDATE code_catalog SET geometry_kind = 'point' WHERE kind = 'component' AND standard = %s "
+                         "AND code = %s", kind)
+    assert r.status_code == 200, r.text
+
+    def changes(collection):
+        return [f["id"] for f in httpx.get(f"{base}/ogc/collections/{collection}/changes", params={"since": since},
+                                           headers=editor, timeout=30).json()["features"]]
+
+    def changed(collection):
+        return [f["id"] for f in httpx.get(f"{base}/ogc/collections/{collection}/items", timeout=30,
+                                           params={"updated_since": since}, headers=editor).json()["features"]]
+
+    assert changes("urban-components-points") == [fid] and changed("urban-components-points") == []
+    assert changes("urban-components-lines") == [] and changed("urban-components-lines") == [fid]
+    assert changes("urban-components") == [] and changed("urban-components") == [fid]
+
+
+def test_prune_old_tombstones_and_410_before_the_horizon(town):
+    url, base = town
+    with psycopg.connect(url, autocommit=True) as conn:
+        old, recent = [r[0] for r in conn.execute(
+            "INSERT INTO poi (name, category, geom) SELECT '待删点位', category, geom FROM poi "
+            "ORDER BY id LIMIT 2 RETURNING id").fetchall()]
+        conn.execute("DELETE FROM poi WHERE id IN (%s, %s)", [old, recent])
+        conn.execute("UPDATE feed_tombstone SET deleted_at = now() - interval '40 days' "
+                     "WHERE source = 'poi' AND feature_id = %s", [str(old)])
+        before = conn.execute("SELECT count(*) FROM feed_tombstone WHERE deleted_at < now() - interval '30 days'"
+                              ).fetchone()[0]
+        week_ago, long_ago = conn.execute("SELECT now() - interval '7 days', now() - interval '41 days'").fetchone()
+    run = subprocess.run([sys.executable, "-m", "civicgrid.cli", "feeds", "prune", "--older-than", "30"],
+                         capture_output=True, text=True, timeout=60, env={**os.environ, "DATABASE_URL": url})
+    assert run.returncode == 0, run.stderr
+    assert f"removed {before} tombstones older than 30 days" in run.stdout and "poi\t" in run.stdout, run.stdout
+    changes = f"{base}/ogc/collections/pois/changes"
+    kept = httpx.get(changes, params={"since": week_ago.isoformat()}, timeout=30)
+    listed = [f["id"] for f in kept.json()["features"]]
+    assert kept.status_code == 200 and recent in listed and old not in listed
+    gone = httpx.get(changes, params={"since": long_ago.isoformat()}, timeout=30)
+    body = gone.json()
+    assert gone.status_code == 410 and body["code"] == "Gone" and body["field"] == "since", gone.text
+    assert "re-sync" in body["description"] and body["horizon"] > long_ago.isoformat()[:10]
+    # a full sync (no since) still works and lists what is kept
+    assert recent in [f["id"] for f in httpx.get(changes, timeout=30).json()["features"]]
 
 
 def test_basic_with_a_password_reads_is_audited_and_rate_limited(town):
