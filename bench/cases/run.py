@@ -131,9 +131,21 @@ async def drive(base: str, clients: int, seconds: float, make_request) -> tuple[
     return ok, errors, latencies, time.perf_counter() - t0
 
 
-def row(name, ok, errors, lat, elapsed):
+# issue 13's targets for the web app's case pages: (what is compared, milliseconds)
+TARGETS = {"inbox page 1920×1080": ("median", 1000), "inbox page phone": ("median", 1000),
+           "case page (30 events)": ("p95", 500), "intake submit → case number": ("p95", 300)}
+MEASURED: dict[str, dict[str, float]] = {}
+
+
+def p95_ms(lat_ms: list[float]) -> float:
+    return lat_ms[min(len(lat_ms) - 1, int(len(lat_ms) * 0.95))]
+
+
+def row(name, ok, errors, lat, elapsed, target=None):
     lat_ms = sorted(x * 1000 for x in lat) or [0]
-    p95 = lat_ms[min(len(lat_ms) - 1, int(len(lat_ms) * 0.95))]
+    p95 = p95_ms(lat_ms)
+    if target:
+        MEASURED[target] = {"median": statistics.median(lat_ms), "p95": p95}
     return f"| {name:<34} | {ok:>7} | {errors:>6} | {ok / elapsed:>9.1f} | {statistics.median(lat_ms):>8.1f} | {p95:>8.1f} |"
 
 
@@ -212,10 +224,12 @@ async def workbench(base: str, creds, url: str) -> list[str]:
             r = await h.get(f"/api/cases/{case['id']}", headers=sl)
             await h.get(f"/api/cases/{case['id']}/actions", headers=sl)
             return r
-        lines.append(row("case page: detail+actions (30 events)", *await timed(http, 20, detail)))
+        lines.append(row("case page: detail+actions (30 events)", *await timed(http, 20, detail),
+                         target="case page (30 events)"))
         rng = random.Random(7)
         lines.append(row("intake submit → case number (1 client)",
-                         *await timed(http, 50, lambda h: h.post("/api/cases", json=payload(rng), headers=go))))
+                         *await timed(http, 50, lambda h: h.post("/api/cases", json=payload(rng), headers=go)),
+                         target="intake submit → case number"))
     return lines
 
 
@@ -256,6 +270,7 @@ def inbox_page(base: str, url: str, rounds: int = 5) -> list[str]:
                 finally:
                     context.close()
             times.sort()
+            MEASURED["inbox page " + name.split()[0]] = {"median": statistics.median(times), "p95": times[-1]}
             lines.append(f"| {'inbox page ' + name + f' ({total} open)':<34} | {len(times):>7} | {0:>6} | {'—':>10} "
                          f"| {statistics.median(times):>8.0f} | {times[-1]:>8.0f} |")
         browser.close()
@@ -310,7 +325,10 @@ def main():
         print("| ---------------------------------- | ------: | -----: | ---------: | -------: | -------: |")
         for line in lines:
             print(line)
-        print(f"\nserver CPU seconds per uvicorn process over both phases (how the requests were spread): {spread}")
+        print("\ntargets: " + ", ".join(
+            f"{name} {kind} ≤ {limit} ms ({MEASURED[name][kind]:.0f}: {'met' if MEASURED[name][kind] <= limit else 'MISSED'})"
+            for name, (kind, limit) in TARGETS.items() if name in MEASURED))
+        print(f"server CPU seconds per uvicorn process over both phases (how the requests were spread): {spread}")
         print(f"after the run: {n_cases} cases, {n_events} events, {n_dups} duplicate suggestions stored")
     finally:
         if proc:
